@@ -1,0 +1,101 @@
+// Diagnostics shared by every front end and by semantic validation: each one
+// names the file, line and column, what is wrong, and how to fix it.
+import type { Loc } from '../model/types.js';
+
+export type Severity = 'error' | 'warning';
+
+export interface Diagnostic {
+  severity: Severity;
+  /** Stable identifier, e.g. 'unknown-keyword', 'vrid-duplicate'. */
+  code: string;
+  message: string;
+  loc?: Loc;
+  /** The enclosing block, e.g. 'vrrp_instance VI_1'. */
+  block?: string;
+  /** What to do about it. */
+  hint?: string;
+  /** Other places involved (the first definition of a duplicate, …). */
+  related?: { loc: Loc; message: string }[];
+}
+
+/** Collects diagnostics; front ends keep going after an error to report all of them. */
+export class Diagnostics {
+  readonly items: Diagnostic[] = [];
+
+  add(d: Diagnostic): void {
+    this.items.push(d);
+  }
+
+  error(code: string, message: string, loc?: Loc, extra: Partial<Diagnostic> = {}): void {
+    this.items.push({ severity: 'error', code, message, ...(loc ? { loc } : {}), ...extra });
+  }
+
+  warn(code: string, message: string, loc?: Loc, extra: Partial<Diagnostic> = {}): void {
+    this.items.push({ severity: 'warning', code, message, ...(loc ? { loc } : {}), ...extra });
+  }
+
+  get errors(): Diagnostic[] {
+    return this.items.filter((d) => d.severity === 'error');
+  }
+
+  get warnings(): Diagnostic[] {
+    return this.items.filter((d) => d.severity === 'warning');
+  }
+
+  hasErrors(): boolean {
+    return this.items.some((d) => d.severity === 'error');
+  }
+}
+
+export function formatLoc(loc: Loc | undefined): string {
+  return loc ? `${loc.file}:${loc.line}:${loc.col}` : '<no location>';
+}
+
+/** One diagnostic as a compiler-style message: `file:line:col: error: message [code]`. */
+export function formatDiagnostic(d: Diagnostic): string {
+  let s = `${formatLoc(d.loc)}: ${d.severity}: ${d.message} [${d.code}]`;
+  if (d.block) s += `\n  in ${d.block}`;
+  for (const r of d.related ?? []) s += `\n  ${formatLoc(r.loc)}: note: ${r.message}`;
+  if (d.hint) s += `\n  hint: ${d.hint}`;
+  return s;
+}
+
+/** Errors first, then by file, line and column. */
+export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  const key = (d: Diagnostic) => [d.loc?.file ?? '', d.loc?.line ?? 0, d.loc?.col ?? 0] as const;
+  return [...ds].sort((a, b) => {
+    const [fa, la, ca] = key(a);
+    const [fb, lb, cb] = key(b);
+    return fa < fb ? -1 : fa > fb ? 1 : la - lb || ca - cb;
+  });
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** The closest candidate within a distance that scales with the word's length. */
+export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  const limit = Math.max(2, Math.floor(word.length / 3));
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return bestD <= limit ? best : undefined;
+}
