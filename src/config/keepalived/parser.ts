@@ -104,7 +104,9 @@ export class Parser {
     }
     const stmt: Stmt = { kw, args, spec: ks, compact };
     const next = this.peek();
-    if (args.length < ks.min) {
+    // A statement short of arguments is reported, its block skipped, and it is left out of the tree.
+    const short = args.length < ks.min;
+    if (short) {
       this.diags.error(
         'missing-argument',
         `${kw.text} needs ${ks.min === ks.max ? ks.min : `at least ${ks.min}`} argument${ks.min === 1 ? '' : 's'}, got ${args.length}`,
@@ -145,7 +147,7 @@ export class Parser {
       this.i++;
       this.skipBlock();
     }
-    return stmt;
+    return short ? undefined : stmt;
   }
 
   /** Free-form lines until the matching '}': each line becomes a statement. */
