@@ -99,3 +99,29 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
   }
   return bestD <= limit ? best : undefined;
 }
+
+/**
+ * Folds diagnostics that say the same thing in several places (the same code,
+ * message and hint) into the first one, listing the other places, so that
+ * sixteen identical real servers give one message and not sixteen.
+ */
+export function groupDiagnostics(ds: Diagnostic[]): { first: Diagnostic; also: Loc[] }[] {
+  const groups = new Map<string, { first: Diagnostic; also: Loc[] }>();
+  for (const d of sortDiagnostics(ds)) {
+    const key = `${d.severity}\0${d.code}\0${d.message}\0${d.hint ?? ''}`;
+    const g = groups.get(key);
+    if (g && d.loc) g.also.push(d.loc);
+    else if (!g) groups.set(key, { first: d, also: [] });
+  }
+  return [...groups.values()];
+}
+
+/** A grouped diagnostic: the first in full, then where else it applies (at most `max` places named). */
+export function formatGroup(g: { first: Diagnostic; also: Loc[] }, max = 6): string {
+  let s = formatDiagnostic(g.first);
+  if (g.also.length) {
+    const named = g.also.slice(0, max).map((l) => `${l.file === g.first.loc?.file ? '' : l.file + ':'}${l.line}:${l.col}`);
+    s += `\n  also at ${named.join(', ')}${g.also.length > max ? ` and ${g.also.length - max} more` : ''}`;
+  }
+  return s;
+}

@@ -508,7 +508,7 @@ export class ModelBuilder {
     return out;
   }
 
-  private notify(n: VrrpNotify, k: Stmt): boolean {
+  private notify(n: VrrpNotify, k: Stmt, owner: Located): boolean {
     const map: Record<string, keyof VrrpNotify> = {
       notify_master: 'master',
       notify_backup: 'backup',
@@ -521,6 +521,7 @@ export class ModelBuilder {
     const key = map[k.kw.text];
     if (!key) return false;
     n[key] = this.script(k);
+    setSrc(owner, `notify.${key}`, k.kw.loc);
     return true;
   }
 
@@ -541,7 +542,7 @@ export class ModelBuilder {
     };
     for (const k of s.block ?? []) {
       setSrc(sg, k.kw.text, k.kw.loc);
-      if (this.notify(sg.notify, k)) continue;
+      if (this.notify(sg.notify, k, sg)) continue;
       switch (k.kw.text) {
         case 'group':
           for (const l of k.block ?? []) for (const t of [l.kw, ...l.args]) sg.members.push(t.text);
@@ -581,7 +582,7 @@ export class ModelBuilder {
     let sawPreempt: Loc | undefined;
     for (const k of s.block ?? []) {
       setSrc(inst, fieldFor(k.kw.text), k.kw.loc);
-      if (this.notify(inst.notify, k)) continue;
+      if (this.notify(inst.notify, k, inst)) continue;
       switch (k.kw.text) {
         case 'state': {
           const st = this.oneOf(k, ['MASTER', 'BACKUP'] as const, B);
@@ -736,7 +737,7 @@ export class ModelBuilder {
     let type: 'PASS' | 'AH' | undefined;
     let pass: string | undefined;
     for (const a of k.block ?? []) {
-      setSrc(inst, a.kw.text === 'auth_type' ? 'authType' : 'authPass', a.kw.loc);
+      setSrc(inst, a.kw.text === 'auth_type' ? 'auth.type' : 'auth.pass', a.kw.loc);
       if (a.kw.text === 'auth_type') {
         type = this.oneOf(a, ['PASS', 'AH'] as const, B);
         if (type === 'AH') {
@@ -1442,6 +1443,7 @@ export class ModelBuilder {
 function fieldFor(kw: string): string {
   const map: Record<string, string> = {
     virtual_router_id: 'vrid',
+    authentication: 'auth',
     advert_int: 'advertInt',
     virtual_ipaddress: 'vips',
     lb_algo: 'scheduler',
