@@ -18,6 +18,21 @@ export interface Diagnostic {
   related?: { loc: Loc; message: string }[];
 }
 
+/** A block name, possibly formatted only when a diagnostic is actually reported. */
+export type BlockName = string | { toString(): string };
+
+/** Defers building a string until something prints it (labels on hot paths). */
+export function lazy(f: () => string): BlockName {
+  return { toString: f };
+}
+
+type Extra = Omit<Partial<Diagnostic>, 'block'> & { block?: BlockName };
+
+function normalise(extra: Extra): Partial<Diagnostic> {
+  const { block, ...rest } = extra;
+  return block === undefined ? rest : { ...rest, block: String(block) };
+}
+
 /** Collects diagnostics; front ends keep going after an error to report all of them. */
 export class Diagnostics {
   readonly items: Diagnostic[] = [];
@@ -26,12 +41,12 @@ export class Diagnostics {
     this.items.push(d);
   }
 
-  error(code: string, message: string, loc?: Loc, extra: Partial<Diagnostic> = {}): void {
-    this.items.push({ severity: 'error', code, message, ...(loc ? { loc } : {}), ...extra });
+  error(code: string, message: string, loc?: Loc, extra: Extra = {}): void {
+    this.items.push({ severity: 'error', code, message, ...(loc ? { loc } : {}), ...normalise(extra) });
   }
 
-  warn(code: string, message: string, loc?: Loc, extra: Partial<Diagnostic> = {}): void {
-    this.items.push({ severity: 'warning', code, message, ...(loc ? { loc } : {}), ...extra });
+  warn(code: string, message: string, loc?: Loc, extra: Extra = {}): void {
+    this.items.push({ severity: 'warning', code, message, ...(loc ? { loc } : {}), ...normalise(extra) });
   }
 
   get errors(): Diagnostic[] {

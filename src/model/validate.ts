@@ -40,6 +40,7 @@ type Finding = Omit<Diagnostic, 'severity' | 'code'>;
 
 /** Runs every rule; the result is in rule order (callers sort with sortDiagnostics). */
 export function validateNode(model: NodeModel, opts: ValidateOptions = {}): Diagnostic[] {
+  flat.delete(model); // the model may have changed since a previous call
   return RULES.flatMap((r) => r.check(model, opts));
 }
 
@@ -92,12 +93,30 @@ function rsBlock(rs: RealServer): string {
   return `real_server ${rs.address}${rs.port === undefined ? '' : ` ${rs.port}`}`;
 }
 
-function* realServers(m: NodeModel): Generator<{ vs: VirtualServer; rs: RealServer }> {
-  for (const vs of m.virtualServers) for (const rs of vs.realServers) yield { vs, rs };
+// Flattened once per model (arrays, not generators: many rules walk them).
+const flat = new WeakMap<NodeModel, { rss: { vs: VirtualServer; rs: RealServer }[]; cks: { vs: VirtualServer; rs: RealServer; ck: Checker }[] }>();
+
+function flatten(m: NodeModel) {
+  let f = flat.get(m);
+  if (!f) {
+    const rss: { vs: VirtualServer; rs: RealServer }[] = [];
+    const cks: { vs: VirtualServer; rs: RealServer; ck: Checker }[] = [];
+    for (const vs of m.virtualServers)
+      for (const rs of vs.realServers) {
+        rss.push({ vs, rs });
+        for (const ck of rs.checkers) cks.push({ vs, rs, ck });
+      }
+    flat.set(m, (f = { rss, cks }));
+  }
+  return f;
 }
 
-function* checkers(m: NodeModel): Generator<{ vs: VirtualServer; rs: RealServer; ck: Checker }> {
-  for (const { vs, rs } of realServers(m)) for (const ck of rs.checkers) yield { vs, rs, ck };
+function realServers(m: NodeModel): { vs: VirtualServer; rs: RealServer }[] {
+  return flatten(m).rss;
+}
+
+function checkers(m: NodeModel): { vs: VirtualServer; rs: RealServer; ck: Checker }[] {
+  return flatten(m).cks;
 }
 
 /** Reports every item whose key was already seen, pointing back at the first. */
@@ -159,9 +178,18 @@ function parseIp(s: string): Ip | undefined {
 }
 
 /** A comparison key: equal for equal addresses however they are written. */
+// Addresses repeat across rules and real servers: canonical keys are computed once.
+const ipKeys = new Map<string, string>();
+
 function ipKey(s: string): string {
-  const ip = parseIp(s.split('/')[0]!);
-  return ip ? `${ip.family}:${ip.value}` : s.toLowerCase();
+  let k = ipKeys.get(s);
+  if (k === undefined) {
+    const ip = parseIp(s.split('/')[0]!);
+    k = ip ? `${ip.family}:${ip.value}` : s.toLowerCase();
+    if (ipKeys.size > 200_000) ipKeys.clear(); // bounded for a long-running daemon
+    ipKeys.set(s, k);
+  }
+  return k;
 }
 
 function inSubnet(address: string, cidr: string): boolean {

@@ -182,7 +182,7 @@ describe('keepalived keywords', () => {
   });
 
   it('never throws on garbage input', () => {
-    const inputs = ['{{{{', '}}}}', 'virtual_server', 'real_server 1 2 3 4 {', '"', "'", '$', '${', '~SEQ(', '@', '\\', 'vrrp_instance {', 'virtual_server 10.0.0.1 80 { real_server { } }'];
+    const inputs = ['constructor', '__proto__ {', 'global_defs {\n toString 1\n hasOwnProperty\n}', 'vrrp_instance V {\n valueOf {\n }\n}', '{{{{', '}}}}', 'virtual_server', 'real_server 1 2 3 4 {', '"', "'", '$', '${', '~SEQ(', '@', '\\', 'vrrp_instance {', 'virtual_server 10.0.0.1 80 { real_server { } }'];
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31);
     const words = ['{', '}', 'vrrp_instance', 'virtual_server', 'real_server', 'HTTP_GET', 'url', 'path', '10.0.0.1', '80', '"x y"', '$A', '@b', '#', 'weight', '-1', '\n'];

@@ -37,7 +37,7 @@ import type {
   VrrpScript,
   VsgEntry,
 } from '../../model/types.js';
-import type { Diagnostics } from '../diagnostics.js';
+import { lazy, type BlockName, type Diagnostics } from '../diagnostics.js';
 import { parseBool, parseCidr, parseIntRange, parseIp, parsePort, parseSeconds, type Parsed } from '../values.js';
 import type { Token } from './lexer.js';
 import type { Stmt } from './parser.js';
@@ -68,67 +68,86 @@ interface Inherit {
 export class ModelBuilder {
   constructor(private readonly diags: Diagnostics) {}
 
-  build(stmts: Stmt[], opts: BuildOptions = {}): NodeModel {
+  /**
+   * Builds the model from top-level statements, which may stream in: virtual
+   * servers (the bulk) are built and dropped as they come; the few VRRP blocks
+   * wait for the end, because global_defs anywhere in the file sets their defaults.
+   */
+  build(stmts: Iterable<Stmt>, opts: BuildOptions = {}): NodeModel {
     const global = defaultGlobals();
-    // global_defs first: its VRRP defaults apply to instances wherever they are written.
-    for (const s of stmts) if (s.kw.text === 'global_defs') this.globalDefs(s, global);
-    const name = opts.node ?? global.routerId ?? hostname().split('.')[0] ?? 'localhost';
-    const m = newNodeModel(name, global);
+    const virtualServers: VirtualServer[] = [];
+    const groups: VirtualServerGroup[] = [];
+    const later: Stmt[] = [];
     for (const s of stmts) {
       switch (s.kw.text) {
         case 'global_defs':
+          this.globalDefs(s, global);
           break;
+        case 'virtual_server_group':
+          groups.push(this.vsGroup(s));
+          break;
+        case 'virtual_server': {
+          const vs = this.virtualServer(s);
+          if (vs) virtualServers.push(vs);
+          break;
+        }
+        default:
+          later.push(s);
+      }
+    }
+    const name = opts.node ?? global.routerId ?? hostname().split('.')[0] ?? 'localhost';
+    const m = newNodeModel(name, global);
+    m.virtualServers = virtualServers;
+    m.virtualServerGroups = groups;
+    for (const s of later) {
+      switch (s.kw.text) {
         case 'vrrp_script':
-          m.vrrpScripts.push(this.vrrpScript(s, global));
+          m.vrrpScripts.push(this.vrrpScript(s));
           break;
         case 'vrrp_track_file':
         case 'track_file':
           m.trackFiles.push(this.trackFile(s));
           break;
         case 'vrrp_sync_group':
-          m.syncGroups.push(this.syncGroup(s, global));
+          m.syncGroups.push(this.syncGroup(s));
           break;
         case 'vrrp_instance':
           m.vrrpInstances.push(this.vrrpInstance(s, global));
           break;
-        case 'virtual_server_group':
-          m.virtualServerGroups.push(this.vsGroup(s));
-          break;
-        case 'virtual_server': {
-          const vs = this.virtualServer(s, global);
-          if (vs) m.virtualServers.push(vs);
-          break;
-        }
       }
+    }
+    // global_defs checker_log_all_failures is every checker's default.
+    if (global.checkerLogAllFailures) {
+      for (const vs of virtualServers) for (const rs of vs.realServers) for (const c of rs.checkers) if (!c.src?.['logAllFailures']) c.logAllFailures = true;
     }
     return m;
   }
 
   // ---- value helpers: report at the token, return undefined on error ----
 
-  private val<T>(p: Parsed<T>, at: Token | undefined, fallback: Loc, block?: string): T | undefined {
+  private val<T>(p: Parsed<T>, at: Token | undefined, fallback: Loc, block?: BlockName): T | undefined {
     if (p.ok) return p.value;
     this.diags.error('bad-value', p.error, at?.loc ?? fallback, block ? { block } : {});
     return undefined;
   }
 
-  private int(s: Stmt, idx: number, min: number, max: number, block?: string): number | undefined {
+  private int(s: Stmt, idx: number, min: number, max: number, block?: BlockName): number | undefined {
     const t = s.args[idx];
     if (!t) return undefined;
     return this.val(parseIntRange(t.text, min, max, s.kw.text), t, s.kw.loc, block);
   }
 
-  private secs(s: Stmt, idx: number, min: number, max: number, block?: string): number | undefined {
+  private secs(s: Stmt, idx: number, min: number, max: number, block?: BlockName): number | undefined {
     const t = s.args[idx];
     if (!t) return undefined;
     return this.val(parseSeconds(t.text, min, max, s.kw.text), t, s.kw.loc, block);
   }
 
-  private bool(s: Stmt, block?: string): boolean {
+  private bool(s: Stmt, block?: BlockName): boolean {
     return this.val(parseBool(s.args[0]?.text, s.kw.text), s.args[0], s.kw.loc, block) ?? true;
   }
 
-  private ip(t: Token | undefined, what: string, block?: string): { address: string; family: 4 | 6 } | undefined {
+  private ip(t: Token | undefined, what: string, block?: BlockName): { address: string; family: 4 | 6 } | undefined {
     if (!t) return undefined;
     return this.val(parseIp(t.text, what), t, t.loc, block);
   }
@@ -137,7 +156,7 @@ export class ModelBuilder {
     return makeScript(s.args[0]?.text ?? '', s.args[1]?.text, s.args[2]?.text);
   }
 
-  private oneOf<T extends string>(s: Stmt, allowed: readonly T[], block?: string, upper = true): T | undefined {
+  private oneOf<T extends string>(s: Stmt, allowed: readonly T[], block?: BlockName, upper = true): T | undefined {
     const t = s.args[0];
     if (!t) return undefined;
     const v = (upper ? t.text.toUpperCase() : t.text) as T;
@@ -387,7 +406,7 @@ export class ModelBuilder {
 
   // ---- VRRP ----
 
-  private vrrpScript(s: Stmt, g: GlobalDefs): VrrpScript {
+  private vrrpScript(s: Stmt): VrrpScript {
     const name = s.args[0]!.text;
     const B = `vrrp_script ${name}`;
     const vs: VrrpScript = {
@@ -434,11 +453,10 @@ export class ModelBuilder {
     }
     if (!vs.script.cmd) this.diags.error('missing-script', `vrrp_script ${name} has no script`, s.kw.loc, { hint: 'add: script "/path/to/check arg…"' });
     if (user) vs.script = makeScript(vs.script.cmd, user[0], user[1]);
-    void g;
     return vs;
   }
 
-  private reverse(k: Stmt, idx: number, block: string): boolean {
+  private reverse(k: Stmt, idx: number, block: BlockName): boolean {
     const t = k.args[idx];
     if (!t) return false;
     if (t.text === 'reverse') return true;
@@ -472,7 +490,7 @@ export class ModelBuilder {
   }
 
   /** track_interface / track_script / track_file lines: NAME [weight N [reverse]]. */
-  private trackRefs(k: Stmt, block: string, wmin: number, wmax: number): TrackRef[] {
+  private trackRefs(k: Stmt, block: BlockName, wmin: number, wmax: number): TrackRef[] {
     const out: TrackRef[] = [];
     for (const l of k.block ?? []) {
       const ref: TrackRef = { name: l.kw.text, src: { '': l.kw.loc } };
@@ -525,7 +543,7 @@ export class ModelBuilder {
     return true;
   }
 
-  private syncGroup(s: Stmt, _g: GlobalDefs): SyncGroup {
+  private syncGroup(s: Stmt): SyncGroup {
     const name = s.args[0]!.text;
     const B = `vrrp_sync_group ${name}`;
     const sg: SyncGroup = {
@@ -733,7 +751,7 @@ export class ModelBuilder {
     return inst;
   }
 
-  private auth(k: Stmt, inst: VrrpInstance, B: string): void {
+  private auth(k: Stmt, inst: VrrpInstance, B: BlockName): void {
     let type: 'PASS' | 'AH' | undefined;
     let pass: string | undefined;
     for (const a of k.block ?? []) {
@@ -761,7 +779,7 @@ export class ModelBuilder {
   }
 
   /** virtual_ipaddress lines: ADDR[/PREFIX] [brd IP] [dev IF] [scope S] [label L] [peer IP] [home] [-nodad] [noprefixroute] … */
-  private vips(k: Stmt, B: string): VipAddress[] {
+  private vips(k: Stmt, B: BlockName): VipAddress[] {
     const out: VipAddress[] = [];
     for (const l of k.block ?? []) {
       const toks = [l.kw, ...l.args];
@@ -837,7 +855,7 @@ export class ModelBuilder {
     return out;
   }
 
-  private unicastPeers(k: Stmt, inst: VrrpInstance, B: string): void {
+  private unicastPeers(k: Stmt, inst: VrrpInstance, B: BlockName): void {
     for (const l of k.block ?? []) {
       const toks = [l.kw, ...l.args];
       let cur: VrrpInstance['unicastPeers'][number] | undefined;
@@ -874,7 +892,7 @@ export class ModelBuilder {
     return g;
   }
 
-  private vsgEntry(l: Stmt, B: string): VsgEntry | undefined {
+  private vsgEntry(l: Stmt, B: BlockName): VsgEntry | undefined {
     const at = l.kw.loc;
     if (l.kw.text === 'fwmark') {
       const n = l.args[0] ? this.val(parseIntRange(l.args[0].text, 1, 2 ** 32 - 1, 'fwmark'), l.args[0], at, B) : undefined;
@@ -898,7 +916,7 @@ export class ModelBuilder {
     return e;
   }
 
-  private forwarding(k: Stmt, B: string): Forwarding | undefined {
+  private forwarding(k: Stmt, B: BlockName): Forwarding | undefined {
     const t = k.args[0];
     if (!t) return undefined;
     let kind = t.text.toUpperCase();
@@ -936,11 +954,11 @@ export class ModelBuilder {
     return f;
   }
 
-  private virtualServer(s: Stmt, g: GlobalDefs): VirtualServer | undefined {
+  private virtualServer(s: Stmt): VirtualServer | undefined {
     const a0 = s.args[0]!;
     const a1 = s.args[1];
     let vs: VirtualServer;
-    const label = `virtual_server ${s.args.map((t) => t.text).join(' ')}`;
+    const label = lazy(() => `virtual_server ${s.args.map((t) => t.text).join(' ')}`);
     if (a0.text === 'fwmark' || a0.text === 'group') {
       if (!a1) {
         this.diags.error('missing-argument', `virtual_server ${a0.text} needs a ${a0.text === 'fwmark' ? 'mark number' : 'group name'}`, a0.loc);
@@ -1109,17 +1127,16 @@ export class ModelBuilder {
       const rs = this.realServer(k, vs, inh, label);
       if (rs) vs.realServers.push(rs);
     }
-    void g;
     return vs;
   }
 
-  private realServer(s: Stmt, vs: VirtualServer, vsInh: Inherit, vsLabel: string): RealServer | undefined {
+  private realServer(s: Stmt, vs: VirtualServer, vsInh: Inherit, vsLabel: BlockName): RealServer | undefined {
     const ip = this.ip(s.args[0], 'real_server address', vsLabel);
     if (!ip) return undefined;
     let port: number | undefined;
     if (s.args[1]) port = this.val(parsePort(s.args[1].text), s.args[1], s.args[1].loc, vsLabel);
     else if (vs.address.kind === 'ip') port = vs.address.port; // keepalived: the virtual server's port
-    const label = `${vsLabel} > real_server ${s.args.map((t) => t.text).join(' ')}`;
+    const label = lazy(() => `${String(vsLabel)} > real_server ${s.args.map((t) => t.text).join(' ')}`);
     const rs = newRealServer(ip.address, port);
     rs.src = { '': s.kw.loc };
     if (s.args[1]) setSrc(rs, 'port', s.args[1].loc);
@@ -1192,9 +1209,9 @@ export class ModelBuilder {
     return rs;
   }
 
-  private checker(s: Stmt, rs: RealServer, inh: Inherit, rsLabel: string): Checker | undefined {
+  private checker(s: Stmt, rs: RealServer, inh: Inherit, rsLabel: BlockName): Checker | undefined {
     const type = s.kw.text as Checker['type'];
-    const label = `${rsLabel} > ${type}`;
+    const label = lazy(() => `${String(rsLabel)} > ${type}`);
     const own: CheckerInherit = { delayLoop: inh.delayLoop ?? LVS_DEFAULTS.delayLoop };
     // Collect the checker's own timing keywords first; the rest is type-specific.
     const rest: Stmt[] = [];
@@ -1229,14 +1246,12 @@ export class ModelBuilder {
     }
     const c = newChecker(type, {
       delayLoop: own.delayLoop,
-      ...defined({
-        connectTimeout: own.connectTimeout ?? inh.connectTimeout,
-        retry: own.retry ?? inh.retry,
-        delayBeforeRetry: own.delayBeforeRetry ?? inh.delayBeforeRetry,
-        warmup: own.warmup ?? inh.warmup,
-        alpha: own.alpha ?? inh.alpha,
-        logAllFailures: own.logAllFailures,
-      }),
+      connectTimeout: own.connectTimeout ?? inh.connectTimeout,
+      retry: own.retry ?? inh.retry,
+      delayBeforeRetry: own.delayBeforeRetry ?? inh.delayBeforeRetry,
+      warmup: own.warmup ?? inh.warmup,
+      alpha: own.alpha ?? inh.alpha,
+      logAllFailures: own.logAllFailures,
     });
     c.src = { '': s.kw.loc };
     for (const k of s.block ?? []) setSrc(c, fieldFor(k.kw.text), k.kw.loc);
@@ -1331,7 +1346,7 @@ export class ModelBuilder {
   }
 
   /** connect_ip, connect_port, bindto, bind_port, bind_if, connect_timeout (host), fwmark. */
-  private connOpt(k: Stmt, o: Partial<SmtpHost>, label: string): boolean {
+  private connOpt(k: Stmt, o: Partial<SmtpHost>, label: BlockName): boolean {
     switch (k.kw.text) {
       case 'connect_ip': {
         const ip = this.ip(k.args[0], 'connect_ip', label);
@@ -1363,7 +1378,7 @@ export class ModelBuilder {
     return false;
   }
 
-  private hex(k: Stmt, label: string): string | undefined {
+  private hex(k: Stmt, label: BlockName): string | undefined {
     const t = k.args[0]!;
     const h = t.text.replace(/^0x/i, '');
     if (!/^([0-9a-fA-F]{2})+$/.test(h)) {
@@ -1373,7 +1388,7 @@ export class ModelBuilder {
     return h.toLowerCase();
   }
 
-  private url(s: Stmt, label: string): HttpUrl {
+  private url(s: Stmt, label: BlockName): HttpUrl {
     const u: HttpUrl = { path: '', statusCodes: [], regexNoMatch: false, src: { '': s.kw.loc } };
     for (const k of s.block ?? []) {
       setSrc(u, fieldFor(k.kw.text), k.kw.loc);
@@ -1423,7 +1438,7 @@ export class ModelBuilder {
   }
 
   /** status_code 200 | 200-299 | several of them. */
-  private statusCodes(k: Stmt, label: string): StatusRange[] {
+  private statusCodes(k: Stmt, label: BlockName): StatusRange[] {
     const out: StatusRange[] = [];
     for (const t of k.args) {
       const m = /^(\d{3})(?:-(\d{3}))?$/.exec(t.text);
@@ -1440,7 +1455,15 @@ export class ModelBuilder {
 }
 
 /** keepalived keyword → model field name, for `src` maps. */
+const fieldCache = new Map<string, string>();
+
 function fieldFor(kw: string): string {
+  let f = fieldCache.get(kw);
+  if (f === undefined) fieldCache.set(kw, (f = fieldName(kw)));
+  return f;
+}
+
+function fieldName(kw: string): string {
   const map: Record<string, string> = {
     virtual_router_id: 'vrid',
     authentication: 'auth',
@@ -1472,8 +1495,5 @@ function fieldFor(kw: string): string {
   return map[kw] ?? kw.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
 
 export { familyOf };

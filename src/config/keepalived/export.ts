@@ -134,15 +134,19 @@ function writeGlobals(w: Writer, m: NodeModel): void {
   const dv = d.vrrp;
   if (v.mcastGroup4 !== dv.mcastGroup4) w.line(`vrrp_mcast_group4 ${v.mcastGroup4}`);
   if (v.mcastGroup6 !== dv.mcastGroup6) w.line(`vrrp_mcast_group6 ${v.mcastGroup6}`);
-  if (v.garpMasterDelay !== dv.garpMasterDelay) w.line(`vrrp_garp_master_delay ${num(v.garpMasterDelay)}`);
-  if (v.garpMasterRepeat !== dv.garpMasterRepeat) w.line(`vrrp_garp_master_repeat ${v.garpMasterRepeat}`);
+  // vrrp_min_garp sets garp_master_delay 0 and garp_master_repeat 1 when read; written
+  // first, so that explicit values after it still win as they do in the model.
+  if (v.minGarp) w.line('vrrp_min_garp');
+  const garpDelay = v.minGarp ? 0 : dv.garpMasterDelay;
+  const garpRepeat = v.minGarp ? 1 : dv.garpMasterRepeat;
+  if (v.garpMasterDelay !== garpDelay) w.line(`vrrp_garp_master_delay ${num(v.garpMasterDelay)}`);
+  if (v.garpMasterRepeat !== garpRepeat) w.line(`vrrp_garp_master_repeat ${v.garpMasterRepeat}`);
   if (v.garpMasterRefresh !== dv.garpMasterRefresh) w.line(`vrrp_garp_master_refresh ${num(v.garpMasterRefresh)}`);
   if (v.garpMasterRefreshRepeat !== dv.garpMasterRefreshRepeat) w.line(`vrrp_garp_master_refresh_repeat ${v.garpMasterRefreshRepeat}`);
   if (v.garpLowerPrioDelay !== undefined) w.line(`vrrp_garp_lower_prio_delay ${num(v.garpLowerPrioDelay)}`);
   if (v.garpLowerPrioRepeat !== undefined) w.line(`vrrp_garp_lower_prio_repeat ${v.garpLowerPrioRepeat}`);
   if (v.garpInterval !== dv.garpInterval) w.line(`vrrp_garp_interval ${num(v.garpInterval)}`);
   if (v.gnaInterval !== dv.gnaInterval) w.line(`vrrp_gna_interval ${num(v.gnaInterval)}`);
-  if (v.minGarp) w.line('vrrp_min_garp');
   if (v.downTimerAdverts !== dv.downTimerAdverts) w.line(`vrrp_down_timer_adverts ${v.downTimerAdverts}`);
   if (v.version !== dv.version) w.line(`vrrp_version ${v.version}`);
   if (v.checkUnicastSrc) w.line('vrrp_check_unicast_src');
@@ -373,10 +377,11 @@ function writeUrl(w: Writer, u: HttpUrl): void {
 
 /**
  * One checker with every effective setting, so the file does not depend on
- * keepalived's inheritance. `inheritedAlpha` is what keepalived would give the
- * checker from the real server; alpha is only written when it differs.
+ * keepalived's inheritance. `inheritedAlpha` and `inheritedVhost` are what
+ * keepalived would give the checker from the real server; those two are only
+ * written when they differ.
  */
-function writeChecker(w: Writer, m: NodeModel, c: Checker, inheritedAlpha: boolean): void {
+function writeChecker(w: Writer, m: NodeModel, c: Checker, inheritedAlpha: boolean, inheritedVhost: string | undefined): void {
   w.block(c.type, () => {
     if (c.type !== 'FILE_CHECK') {
       // MISC_CHECK takes no connection options (keepalived.conf(5): "only has options alpha onwards").
@@ -399,7 +404,7 @@ function writeChecker(w: Writer, m: NodeModel, c: Checker, inheritedAlpha: boole
     switch (c.type) {
       case 'HTTP_GET':
       case 'SSL_GET':
-        if (c.virtualhost !== undefined) w.line(`virtualhost ${quote(c.virtualhost)}`);
+        if (c.virtualhost !== undefined && c.virtualhost !== inheritedVhost) w.line(`virtualhost ${quote(c.virtualhost)}`);
         if (c.httpProtocol !== undefined) w.line(`http_protocol ${c.httpProtocol}`);
         if (c.fastRecovery) w.line('fast_recovery');
         if (c.type === 'SSL_GET' && c.enableSni) w.line('enable_sni');
@@ -459,10 +464,11 @@ function writeRealServer(w: Writer, m: NodeModel, vs: VirtualServer, rs: RealSer
     if (rs.notifyUp) w.line(`notify_up ${script(rs.notifyUp)}`);
     if (rs.notifyDown) w.line(`notify_down ${script(rs.notifyDown)}`);
     if (rs.smtpAlert !== undefined) w.line(`smtp_alert ${bool(rs.smtpAlert)}`);
-    if (rs.virtualhost !== undefined) w.line(`virtualhost ${quote(rs.virtualhost)}`);
+    // virtualhost, like alpha, is inherited virtual_server → real_server → checker.
+    if (rs.virtualhost !== undefined && rs.virtualhost !== vs.virtualhost) w.line(`virtualhost ${quote(rs.virtualhost)}`);
     // The real server's alpha is keepalived's default for its checkers.
     if (rs.alpha !== vs.alpha) w.line(`alpha ${bool(rs.alpha)}`);
-    for (const c of rs.checkers) writeChecker(w, m, c, rs.alpha);
+    for (const c of rs.checkers) writeChecker(w, m, c, rs.alpha, rs.virtualhost ?? vs.virtualhost);
   });
 }
 

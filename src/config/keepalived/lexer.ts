@@ -8,16 +8,30 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Loc } from '../../model/types.js';
 import type { Diagnostics } from '../diagnostics.js';
 
-export interface Token {
-  text: string;
-  loc: Loc;
-  /** Written (at least partly) in quotes: never a brace or a keyword. */
-  quoted: boolean;
+/** A word of the configuration and where it was written (flat fields: there are many). */
+export class Token {
+  constructor(
+    readonly text: string,
+    readonly file: string,
+    readonly line: number,
+    readonly col: number,
+    /** Written (at least partly) in quotes: never a brace or a keyword. */
+    readonly quoted: boolean,
+    /** The first word of its line. */
+    readonly nl: boolean,
+  ) {}
+
+  get loc(): Loc {
+    return { file: this.file, line: this.line, col: this.col };
+  }
 }
 
-export interface Line {
-  tokens: Token[];
-  loc: Loc;
+export class Line {
+  constructor(readonly tokens: Token[]) {}
+
+  get loc(): Loc {
+    return this.tokens[0]!.loc;
+  }
 }
 
 /** File access, injectable so tests and the daemon can read from anywhere. */
@@ -135,6 +149,7 @@ function globOne(pattern: string): string[] {
 
 /** Removes a comment (# or ! outside double quotes; \# and \! escape them). */
 function decomment(raw: string): string {
+  if (!/[#!"\\]/.test(raw)) return raw.trimEnd();
   let out = '';
   let quote = false;
   for (let i = 0; i < raw.length; i++) {
@@ -171,6 +186,14 @@ export function tokenize(
   diags: Diagnostics,
 ): Token[] {
   const tokens: Token[] = [];
+  if (!/["'\\]/.test(text)) {
+    // Fast path: no quotes or escapes, words are runs of non-blanks.
+    const re = /[^ \t\r]+/g;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      tokens.push(new Token(m[0], file, line, colBase + m.index, false, tokens.length === 0));
+    }
+    return tokens;
+  }
   let i = 0;
   while (i < text.length) {
     while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\r')) i++;
@@ -216,7 +239,7 @@ export function tokenize(
       word += c;
       i++;
     }
-    tokens.push({ text: word, loc: { file, line, col: colBase + start }, quoted });
+    tokens.push(new Token(word, file, line, colBase + start, quoted, tokens.length === 0));
   }
   return tokens;
 }
@@ -245,12 +268,31 @@ interface RawLine {
   line: number;
 }
 
-/** Reads a keepalived configuration (and everything it includes) into token lines. */
+/** A source of lines being read: a file (decommented as read) or the lines an expansion produced. */
+interface Frame {
+  file: string;
+  /** Raw lines of a file, or already decommented lines of an expansion. */
+  texts: string[];
+  /** Line number of each text: file frames count from 1, expansions repeat their origin's. */
+  lineOf: (i: number) => number;
+  raw: boolean;
+  idx: number;
+  depth: number;
+  expDepth: number;
+}
+
+/**
+ * Reads a keepalived configuration (and everything it includes) as a stream
+ * of tokens: only the line being read is held, so memory does not grow with
+ * the file's size. `lexFile`/`lexText` collect the whole stream as lines.
+ */
 export class KeepalivedLexer {
   private readonly defs = new Map<string, Definition>();
-  private readonly out: Line[] = [];
   private readonly files: FileSource;
   private readonly configId: string;
+  private readonly stack: Frame[] = [];
+  private line: Token[] = [];
+  private pos = 0;
   readonly filesRead: string[] = [];
 
   constructor(
@@ -261,110 +303,160 @@ export class KeepalivedLexer {
     this.configId = opts.configId ?? '';
   }
 
-  /** Lexes `path` (and its includes). */
-  lexFile(path: string): Line[] {
-    const abs = resolve(path);
+  /** Starts reading `path`; false (and an error) if it cannot be read. */
+  openFile(path: string): boolean {
     let text: string;
     try {
-      text = this.files.read(abs);
+      text = this.files.read(resolve(path));
     } catch (e) {
       this.diags.error('file-unreadable', `cannot read ${path}: ${(e as Error).message}`, { file: path, line: 0, col: 0 });
-      return this.out;
+      return false;
     }
-    this.lexText(text, path, 0);
-    return this.out;
+    this.openText(text, path);
+    return true;
   }
 
-  /** Lexes configuration text named `file` (used for stdin and tests). */
-  lexText(text: string, file: string, depth = 0): Line[] {
+  /** Starts reading configuration text named `file` (stdin, tests). */
+  openText(text: string, file: string): void {
     this.filesRead.push(file);
-    // Only $definitions continue over a trailing backslash (keepalived read_line).
-    const logical: RawLine[] = text.split('\n').map((t, n) => ({ text: decomment(t), file, line: n + 1 }));
-    this.processLines(logical, depth, 0);
-    return this.out;
+    this.pushFile(text, file, 0);
   }
 
-  private processLines(lines: RawLine[], depth: number, expDepth: number): void {
-    for (let idx = 0; idx < lines.length; idx++) {
-      const l = lines[idx]!;
-      let text = l.text;
-      const lead = text.length - text.trimStart().length;
-      text = text.trimStart();
-      if (text === '') continue;
-      let col = lead + 1;
+  private pushFile(text: string, file: string, depth: number): void {
+    // Only $definitions continue over a trailing backslash (keepalived read_line).
+    this.stack.push({ file, texts: text.split('\n'), lineOf: (i) => i + 1, raw: true, idx: 0, depth, expDepth: 0 });
+  }
 
-      // @id / @^id conditional lines (keepalived.conf(5) "Conditional configuration").
-      if (text.startsWith('@')) {
-        const m = /^@(\^?)(\S*)\s*/.exec(text)!;
-        const negate = m[1] === '^';
-        const id = m[2]!;
-        const selected = negate ? id !== this.configId : id === this.configId;
-        if (!selected) continue;
-        col += m[0].length;
-        text = text.slice(m[0].length);
-        if (text === '') continue;
-      }
-
-      // $NAME=value definitions; a trailing backslash makes a multi-line definition.
-      const def = /^\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s?(.*)$/.exec(text);
-      if (def) {
-        const name = def[1]!;
-        let value = def[2]!;
-        const body: string[] = [];
-        let multiline = false;
-        while (/\\$/.test(value)) {
-          multiline = true;
-          body.push(value.slice(0, -1).trimEnd());
-          const nextLine = lines[++idx];
-          if (!nextLine) {
-            value = '';
-            break;
-          }
-          value = nextLine.text.trim();
-        }
-        body.push(value);
-        this.defs.set(name, { value: multiline ? body.filter((b) => b !== '') : [value], multiline });
-        continue;
-      }
-
-      // ~SEQ(var, start, step, end) / ~SEQx / ~LST(var, v1, v2, …) repeat the rest of the line.
-      if (/^~(SEQx?|LST)\s*\(/.test(text)) {
-        this.expandRepeat({ text, file: l.file, line: l.line }, col, depth, expDepth);
-        continue;
-      }
-
-      // Parameter substitution; a multi-line definition yields several lines.
-      if (text.includes('$')) {
-        const expanded = this.substitute(text, l, col);
-        if (expanded === null) continue;
-        if (expanded.length !== 1 || expanded[0] !== text) {
-          if (expDepth >= MAX_EXPANSION_DEPTH) {
-            this.diags.error('param-recursion', 'parameter expansion nested too deeply (a definition refers to itself?)', {
-              file: l.file,
-              line: l.line,
-              col,
-            });
-            continue;
-          }
-          // Expanded text is processed again: it may hold conditionals, definitions, ~SEQ.
-          this.processLines(
-            expanded.map((t) => ({ text: t, file: l.file, line: l.line })),
-            depth,
-            expDepth + 1,
-          );
-          continue;
-        }
-      }
-
-      const tokens = tokenize(text, l.file, l.line, col, this.diags);
-      if (tokens.length === 0) continue;
-      const kw = tokens[0]!;
-      if (!kw.quoted && /^include[rmwba]?$/.test(kw.text)) {
-        this.include(kw, tokens.slice(1), depth);
-        continue;
-      }
-      this.out.push({ tokens, loc: tokens[0]!.loc });
+  /** The next token without consuming it. */
+  peek(): Token | undefined {
+    while (this.pos >= this.line.length) {
+      if (!this.nextLine()) return undefined;
     }
+    return this.line[this.pos];
+  }
+
+  next(): Token | undefined {
+    const t = this.peek();
+    if (t) this.pos++;
+    return t;
+  }
+
+  /** Lexes `path` (and its includes) into lines. */
+  lexFile(path: string): Line[] {
+    return this.openFile(path) ? this.drain() : [];
+  }
+
+  /** Lexes configuration text named `file` into lines. */
+  lexText(text: string, file: string): Line[] {
+    this.openText(text, file);
+    return this.drain();
+  }
+
+  private drain(): Line[] {
+    const out: Line[] = [];
+    while (this.nextLine()) out.push(new Line(this.line));
+    return out;
+  }
+
+  /** Reads source lines until one yields tokens; false at the end of all input. */
+  private nextLine(): boolean {
+    this.line = [];
+    this.pos = 0;
+    while (this.stack.length) {
+      const f = this.stack[this.stack.length - 1]!;
+      if (f.idx >= f.texts.length) {
+        this.stack.pop();
+        continue;
+      }
+      const i = f.idx++;
+      const text = f.raw ? decomment(f.texts[i]!) : f.texts[i]!;
+      const toks = this.processLine(f, text, f.lineOf(i));
+      if (toks && toks.length) {
+        this.line = toks;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** One logical line: conditionals, definitions, repetition, substitution, include; else its tokens. */
+  private processLine(f: Frame, raw: string, lineNo: number): Token[] | undefined {
+    const l: RawLine = { text: raw, file: f.file, line: lineNo };
+    let text = raw.trimStart();
+    if (text === '') return undefined;
+    let col = raw.length - text.length + 1;
+
+    // @id / @^id conditional lines (keepalived.conf(5) "Conditional configuration").
+    if (text.startsWith('@')) {
+      const m = /^@(\^?)(\S*)\s*/.exec(text)!;
+      const negate = m[1] === '^';
+      const id = m[2]!;
+      const selected = negate ? id !== this.configId : id === this.configId;
+      if (!selected) return undefined;
+      col += m[0].length;
+      text = text.slice(m[0].length);
+      if (text === '') return undefined;
+    }
+
+    const c0 = text.charCodeAt(0);
+    // $NAME=value definitions; a trailing backslash makes a multi-line definition.
+    const def = c0 === 36 /* $ */ ? /^\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s?(.*)$/.exec(text) : null;
+    if (def) {
+      const name = def[1]!;
+      let value = def[2]!;
+      const body: string[] = [];
+      let multiline = false;
+      while (value.endsWith('\\')) {
+        multiline = true;
+        body.push(value.slice(0, -1).trimEnd());
+        if (f.idx >= f.texts.length) {
+          value = '';
+          break;
+        }
+        const j = f.idx++;
+        value = (f.raw ? decomment(f.texts[j]!) : f.texts[j]!).trim();
+      }
+      body.push(value);
+      this.defs.set(name, { value: multiline ? body.filter((b) => b !== '') : [value], multiline });
+      return undefined;
+    }
+
+    // ~SEQ(var, start, step, end) / ~SEQx / ~LST(var, v1, v2, …) repeat the rest of the line.
+    if (c0 === 126 /* ~ */ && /^~(SEQx?|LST)\s*\(/.test(text)) {
+      this.expandRepeat({ ...l, text }, col, f);
+      return undefined;
+    }
+
+    // Parameter substitution; a multi-line definition yields several lines.
+    if (text.includes('$')) {
+      const expanded = this.substitute(text, l, col);
+      if (expanded !== null && (expanded.length !== 1 || expanded[0] !== text)) {
+        if (f.expDepth >= MAX_EXPANSION_DEPTH) {
+          this.diags.error('param-recursion', 'parameter expansion nested too deeply (a definition refers to itself?)', {
+            file: l.file,
+            line: l.line,
+            col,
+          });
+          return undefined;
+        }
+        // Expanded text is read again: it may hold conditionals, definitions, ~SEQ.
+        this.pushExpansion(f, expanded, lineNo);
+        return undefined;
+      }
+    }
+
+    const tokens = tokenize(text, l.file, l.line, col, this.diags);
+    if (tokens.length === 0) return undefined;
+    const kw = tokens[0]!;
+    if (!kw.quoted && kw.text.startsWith('include') && /^include[rmwba]?$/.test(kw.text)) {
+      this.include(kw, tokens.slice(1), f.depth);
+      return undefined;
+    }
+    return tokens;
+  }
+
+  private pushExpansion(from: Frame, texts: string[], lineNo: number): void {
+    this.stack.push({ file: from.file, texts, lineOf: () => lineNo, raw: false, idx: 0, depth: from.depth, expDepth: from.expDepth + 1 });
   }
 
   private include(kw: Token, args: Token[], depth: number): void {
@@ -389,6 +481,7 @@ export class KeepalivedLexer {
       else this.diags.warn('include-missing', msg, args[0]!.loc, { hint: 'check the path; it is relative to the including file' });
       return;
     }
+    const toOpen: [string, string][] = [];
     for (const f of matches) {
       let text: string;
       try {
@@ -397,8 +490,11 @@ export class KeepalivedLexer {
         this.diags.error('include-unreadable', `cannot read included file ${f}: ${(e as Error).message}`, args[0]!.loc);
         continue;
       }
-      this.lexText(text, f, depth + 1);
+      toOpen.push([text, f]);
     }
+    // The stack reads its top first: push the files last to first.
+    for (const [, f] of toOpen) this.filesRead.push(f);
+    for (const [text, f] of toOpen.reverse()) this.pushFile(text, f, depth + 1);
   }
 
   /** Replaces $NAME / ${NAME} / ${_BUILTIN args}; returns the resulting lines. */
@@ -473,7 +569,7 @@ export class KeepalivedLexer {
     }
   }
 
-  private expandRepeat(l: RawLine, col: number, depth: number, expDepth: number): void {
+  private expandRepeat(l: RawLine, col: number, from: Frame): void {
     const text = l.text.trimStart();
     const at = { file: l.file, line: l.line, col };
     const m = /^~(SEQx?|LST)\s*\(([^)]*)\)\s*(.*)$/.exec(text);
@@ -532,12 +628,19 @@ export class KeepalivedLexer {
       values = [];
       for (let v = start; step > 0 ? v <= end : v >= end; v += step) values.push(kind === 'SEQx' ? v.toString(16) : String(v));
     }
+    // Each repetition is the rest of the line with the variable bound, read again as new lines.
     const saved = this.defs.get(variable);
+    const texts: string[] = [];
     for (const v of values) {
       this.defs.set(variable, { value: [v], multiline: false });
-      this.processLines([{ text: rest, file: l.file, line: l.line }], depth, expDepth + 1);
+      texts.push(...(this.substitute(rest, l, col) ?? [rest]));
     }
     if (saved) this.defs.set(variable, saved);
     else this.defs.delete(variable);
+    if (from.expDepth >= MAX_EXPANSION_DEPTH) {
+      this.diags.error('param-recursion', 'repetition nested too deeply', at);
+      return;
+    }
+    this.pushExpansion(from, texts, l.line);
   }
 }

@@ -5,7 +5,7 @@ import type { NodeModel } from '../../model/types.js';
 import { Diagnostics, type Diagnostic } from '../diagnostics.js';
 import { ModelBuilder } from './build.js';
 import { KeepalivedLexer, type LexOptions } from './lexer.js';
-import { Parser, type Stmt } from './parser.js';
+import { Parser } from './parser.js';
 
 export interface KeepalivedOptions extends LexOptions {
   /** Node name for the model; default router_id, else the hostname's first label. */
@@ -13,11 +13,10 @@ export interface KeepalivedOptions extends LexOptions {
 }
 
 export interface KeepalivedLoad {
-  /** Present unless the file could not be read at all; check `diagnostics` for errors. */
+  /** Always present (empty when the file could not be read); check `diagnostics` for errors. */
   model: NodeModel;
   diagnostics: Diagnostic[];
   files: string[];
-  tree: Stmt[];
 }
 
 function withDefaults(opts: KeepalivedOptions): KeepalivedOptions {
@@ -28,17 +27,20 @@ function withDefaults(opts: KeepalivedOptions): KeepalivedOptions {
 export function loadKeepalivedFile(path: string, opts: KeepalivedOptions = {}): KeepalivedLoad {
   const diags = new Diagnostics();
   const lexer = new KeepalivedLexer(diags, withDefaults(opts));
-  return finish(lexer.lexFile(path), lexer.filesRead, diags, opts);
+  lexer.openFile(path);
+  return finish(lexer, diags, opts);
 }
 
 export function loadKeepalivedText(text: string, file: string, opts: KeepalivedOptions = {}): KeepalivedLoad {
   const diags = new Diagnostics();
   const lexer = new KeepalivedLexer(diags, withDefaults(opts));
-  return finish(lexer.lexText(text, file), lexer.filesRead, diags, opts);
+  lexer.openText(text, file);
+  return finish(lexer, diags, opts);
 }
 
-function finish(lines: ReturnType<KeepalivedLexer['lexText']>, files: string[], diags: Diagnostics, opts: KeepalivedOptions): KeepalivedLoad {
-  const tree = new Parser(diags).parse(lines);
-  const model = new ModelBuilder(diags).build(tree, opts.node !== undefined ? { node: opts.node } : {});
-  return { model, diagnostics: diags.items, files, tree };
+/** Lexer → parser → builder as one stream: no whole-file token list or tree is kept. */
+function finish(lexer: KeepalivedLexer, diags: Diagnostics, opts: KeepalivedOptions): KeepalivedLoad {
+  const stmts = new Parser(diags).statements(lexer);
+  const model = new ModelBuilder(diags).build(stmts, opts.node !== undefined ? { node: opts.node } : {});
+  return { model, diagnostics: diags.items, files: lexer.filesRead };
 }

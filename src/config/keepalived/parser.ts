@@ -14,15 +14,34 @@ export interface Stmt {
   args: Token[];
   /** Sub-block statements (for 'lines' blocks: one statement per line, kw = first word). */
   block?: Stmt[];
-  /** Where the sub-block's `}` was. */
-  end?: Loc;
   spec?: KwSpec;
   /** Another statement came before it on the same line. */
   compact: boolean;
 }
 
-interface Tok extends Token {
-  nl: boolean; // first token of its line
+type Tok = Token;
+
+/** Where a statement is ("virtual_server 10.0.0.1 80 > real_server …"), formatted only when reported. */
+class Where {
+  constructor(
+    private readonly parent: Where | undefined,
+    private readonly kw: string,
+    private readonly args: Token[] = [],
+  ) {}
+
+  toString(): string {
+    const own = this.kw + (this.args.length ? ' ' + this.args.map((x) => x.text).join(' ') : '');
+    return this.parent && this.parent.kw !== 'top level' ? `${this.parent.toString()} > ${own}` : own;
+  }
+}
+
+/** Own keys only: a config word like "constructor" must not find Object.prototype's. */
+function kwOf(spec: BlockSpec, word: string): KwSpec | undefined {
+  return Object.hasOwn(spec.keywords, word) ? spec.keywords[word] : undefined;
+}
+
+function reasonFor(word: string): string | undefined {
+  return Object.hasOwn(UNSUPPORTED_REASONS, word) ? UNSUPPORTED_REASONS[word] : undefined;
 }
 
 const isBrace = (t: Tok | undefined, b: '{' | '}') => !!t && !t.quoted && t.text === b;
@@ -34,59 +53,92 @@ function blocksOf(word: string): string[] {
     .map(([b]) => b);
 }
 
+/** Where tokens come from: the streaming lexer, or a list of lines (tests). */
+export interface TokenSource {
+  peek(): Token | undefined;
+  next(): Token | undefined;
+}
+
+export function linesSource(lines: Line[]): TokenSource {
+  const toks: Token[] = [];
+  for (const l of lines) for (const t of l.tokens) toks.push(t);
+  let i = 0;
+  return { peek: () => toks[i], next: () => toks[i++] };
+}
+
+const END = Symbol('end of block');
+
 export class Parser {
-  private toks: Tok[] = [];
-  private i = 0;
+  private src: TokenSource = linesSource([]);
 
   constructor(private readonly diags: Diagnostics) {}
 
-  parse(lines: Line[]): Stmt[] {
-    this.toks = lines.flatMap((l) => l.tokens.map((t, n) => ({ ...t, nl: n === 0 })));
-    this.i = 0;
-    const out = this.parseBlock(ROOT, 'top level', undefined);
-    return out;
+  /** The whole syntax tree at once. */
+  parse(lines: Line[] | TokenSource): Stmt[] {
+    return [...this.statements(Array.isArray(lines) ? linesSource(lines) : lines)];
   }
 
-  private peek(): Tok | undefined {
-    return this.toks[this.i];
-  }
-
-  /** Statements until the matching `}` (or end of input at top level). */
-  private parseBlock(spec: BlockSpec, label: string, open: Loc | undefined): Stmt[] {
-    const out: Stmt[] = [];
+  /** Top-level statements one at a time, so a caller can build and drop each. */
+  *statements(src: TokenSource): Generator<Stmt> {
+    this.src = src;
+    const top = new Where(undefined, 'top level');
     while (true) {
-      const t = this.peek();
-      if (!t) {
-        if (open) {
-          this.diags.error('missing-close-brace', `block ${label} opened here is never closed`, open, {
-            hint: "add the missing '}'",
-          });
-        }
-        return out;
-      }
-      if (isBrace(t, '}')) {
-        this.i++;
-        if (!open) this.diags.error('unexpected-close-brace', "unexpected '}' at top level", t.loc, { hint: 'remove it or add the missing opening block' });
-        else return out;
-        continue;
-      }
-      if (isBrace(t, '{')) {
-        this.i++;
-        this.diags.error('unexpected-open-brace', `unexpected '{' in ${label}`, t.loc, {
-          hint: "a '{' must follow a keyword that opens a block",
-        });
-        this.skipBlock();
-        continue;
-      }
-      const stmt = this.parseStmt(spec, label);
-      if (stmt) out.push(stmt);
+      const s = this.parseItem(ROOT, top, undefined);
+      if (s === END) return;
+      if (s) yield s;
     }
   }
 
-  private parseStmt(spec: BlockSpec, label: string): Stmt | undefined {
-    const kw = this.toks[this.i++]!;
+  private peek(): Tok | undefined {
+    return this.src.peek();
+  }
+
+  private take(): Tok | undefined {
+    return this.src.next();
+  }
+
+  /** Statements until the matching `}` (or end of input at top level). */
+  private parseBlock(spec: BlockSpec, label: Where, open: Loc | undefined): Stmt[] {
+    const out: Stmt[] = [];
+    while (true) {
+      const s = this.parseItem(spec, label, open);
+      if (s === END) return out;
+      if (s) out.push(s);
+    }
+  }
+
+  /** One statement of a block, END at its '}' (or the end of input), undefined after an error. */
+  private parseItem(spec: BlockSpec, label: Where, open: Loc | undefined): Stmt | typeof END | undefined {
+    const t = this.peek();
+    if (!t) {
+      if (open) {
+        this.diags.error('missing-close-brace', `block ${label} opened here is never closed`, open, {
+          hint: "add the missing '}'",
+        });
+      }
+      return END;
+    }
+    if (isBrace(t, '}')) {
+      this.take();
+      if (open) return END;
+      this.diags.error('unexpected-close-brace', "unexpected '}' at top level", t.loc, { hint: 'remove it or add the missing opening block' });
+      return undefined;
+    }
+    if (isBrace(t, '{')) {
+      this.take();
+      this.diags.error('unexpected-open-brace', `unexpected '{' in ${label}`, t.loc, {
+        hint: "a '{' must follow a keyword that opens a block",
+      });
+      this.skipBlock();
+      return undefined;
+    }
+    return this.parseStmt(spec, label);
+  }
+
+  private parseStmt(spec: BlockSpec, label: Where): Stmt | undefined {
+    const kw = this.take()!;
     const compact = !kw.nl;
-    const ks = spec.keywords[kw.text];
+    const ks = kwOf(spec, kw.text);
     if (!ks || kw.quoted) {
       this.reportUnknown(kw, spec, label);
       this.skipRest();
@@ -98,9 +150,9 @@ export class Parser {
       if (!t || t.nl || isBrace(t, '{') || isBrace(t, '}')) break;
       if (args.length >= ks.max) break;
       // Past the minimum, a keyword of this block starts the next statement (compact form).
-      if (args.length >= ks.min && !t.quoted && spec.keywords[t.text] && ks.max !== ks.min) break;
+      if (args.length >= ks.min && !t.quoted && kwOf(spec, t.text) && ks.max !== ks.min) break;
       args.push(t);
-      this.i++;
+      this.take();
     }
     const stmt: Stmt = { kw, args, spec: ks, compact };
     const next = this.peek();
@@ -111,47 +163,46 @@ export class Parser {
         'missing-argument',
         `${kw.text} needs ${ks.min === ks.max ? ks.min : `at least ${ks.min}`} argument${ks.min === 1 ? '' : 's'}, got ${args.length}`,
         kw.loc,
-        { block: label },
+        { block: String(label) },
       );
     } else if (next && !next.nl && !isBrace(next, '{') && !isBrace(next, '}') && !(ks.block && isBrace(next, '{'))) {
       // Extra words that are not a keyword of this block.
-      if (!spec.keywords[next.text] || next.quoted) {
+      if (!kwOf(spec, next.text) || next.quoted) {
         this.diags.error('too-many-arguments', `${kw.text} takes ${describeArity(ks)}; unexpected "${next.text}"`, next.loc, {
-          block: label,
+          block: String(label),
           hint: /\s/.test(next.text) || ks.max >= 1 ? 'quote values that contain spaces' : `remove "${next.text}"`,
         });
         this.skipRest();
       }
     }
     if (ks.ignored) {
-      this.diags.warn('ignored-keyword', `${kw.text} is ignored: ${ks.ignored}`, kw.loc, { block: label });
+      this.diags.warn('ignored-keyword', `${kw.text} is ignored: ${ks.ignored}`, kw.loc, { block: String(label) });
     }
     if (ks.deprecated) {
-      this.diags.warn('deprecated-keyword', `${kw.text} is deprecated; use ${ks.deprecated}`, kw.loc, { block: label, hint: `replace ${kw.text} with ${ks.deprecated}` });
+      this.diags.warn('deprecated-keyword', `${kw.text} is deprecated; use ${ks.deprecated}`, kw.loc, { block: String(label), hint: `replace ${kw.text} with ${ks.deprecated}` });
     }
     if (ks.block) {
       // keepalived allows the '{' on the next line.
       const b = this.peek();
       if (isBrace(b, '{')) {
-        this.i++;
-        const blockLabel = `${label === 'top level' ? '' : label + ' > '}${kw.text}${args.length ? ' ' + args.map((x) => x.text).join(' ') : ''}`;
+        this.take();
+        const blockLabel = new Where(label, kw.text, args);
         if (ks.block === 'lines') stmt.block = this.parseLines(blockLabel, b!.loc);
         else stmt.block = this.parseBlock(ks.block, blockLabel, b!.loc);
-        stmt.end = this.toks[this.i - 1]?.loc;
       } else if (!ks.blockOptional) {
-        this.diags.error('missing-open-brace', `${kw.text} must be followed by a '{' block`, kw.loc, { block: label, hint: `write: ${kw.text} ${args.map((x) => x.text).join(' ')} { … }` });
+        this.diags.error('missing-open-brace', `${kw.text} must be followed by a '{' block`, kw.loc, { block: String(label), hint: `write: ${kw.text} ${args.map((x) => x.text).join(' ')} { … }` });
       }
     } else if (isBrace(this.peek(), '{') && !this.peek()!.nl) {
       const b = this.peek()!;
-      this.diags.error('unexpected-open-brace', `${kw.text} does not take a block`, b.loc, { block: label });
-      this.i++;
+      this.diags.error('unexpected-open-brace', `${kw.text} does not take a block`, b.loc, { block: String(label) });
+      this.take();
       this.skipBlock();
     }
     return short ? undefined : stmt;
   }
 
   /** Free-form lines until the matching '}': each line becomes a statement. */
-  private parseLines(label: string, open: Loc): Stmt[] {
+  private parseLines(label: Where, open: Loc): Stmt[] {
     const out: Stmt[] = [];
     let cur: Stmt | undefined;
     while (true) {
@@ -160,7 +211,7 @@ export class Parser {
         this.diags.error('missing-close-brace', `block ${label} opened here is never closed`, open, { hint: "add the missing '}'" });
         return out;
       }
-      this.i++;
+      this.take();
       if (isBrace(t, '}')) return out;
       if (isBrace(t, '{')) {
         this.diags.error('unexpected-open-brace', `unexpected '{' in ${label}`, t.loc);
@@ -174,20 +225,20 @@ export class Parser {
     }
   }
 
-  private reportUnknown(kw: Tok, spec: BlockSpec, label: string): void {
+  private reportUnknown(kw: Tok, spec: BlockSpec, label: Where): void {
     const word = kw.text;
     const known = KEEPALIVED_KEYWORDS[spec.name] ?? new Set<string>();
-    const here = label;
-    if (known.has(word) || (spec.name in CHECKERS && word in UNSUPPORTED_REASONS)) {
-      const why = UNSUPPORTED_REASONS[word];
+    const here = String(label);
+    if (known.has(word) || (Object.hasOwn(CHECKERS, spec.name) && reasonFor(word))) {
+      const why = reasonFor(word);
       this.diags.error('unsupported-keyword', `not supported: ${word}`, kw.loc, {
         block: here,
         hint: why ?? `haldir does not implement keepalived's ${word}; remove it`,
       });
       return;
     }
-    if (word in UNSUPPORTED_REASONS) {
-      this.diags.error('unsupported-keyword', `not supported: ${word}`, kw.loc, { block: here, hint: UNSUPPORTED_REASONS[word] });
+    if (reasonFor(word)) {
+      this.diags.error('unsupported-keyword', `not supported: ${word}`, kw.loc, { block: here, hint: reasonFor(word) });
       return;
     }
     const elsewhere = blocksOf(word).filter((b) => b !== spec.name);
@@ -199,7 +250,7 @@ export class Parser {
       return;
     }
     const attached = /^(.+?)([{}])$/.exec(word);
-    if (attached && spec.keywords[attached[1]!]) {
+    if (attached && kwOf(spec, attached[1]!)) {
       this.diags.error('unknown-keyword', `unknown keyword "${word}"`, kw.loc, {
         block: here,
         hint: `put a space before '${attached[2]}': ${attached[1]} ${attached[2]}`,
@@ -226,7 +277,7 @@ export class Parser {
       const t = this.peek();
       if (!t || t.nl) return;
       if (isBrace(t, '}')) return;
-      this.i++;
+      this.take();
       if (isBrace(t, '{')) {
         this.skipBlock();
         return;
@@ -238,7 +289,7 @@ export class Parser {
   private skipBlock(): void {
     let depth = 1;
     while (depth > 0) {
-      const t = this.toks[this.i++];
+      const t = this.take();
       if (!t) return;
       if (isBrace(t, '{')) depth++;
       else if (isBrace(t, '}')) depth--;

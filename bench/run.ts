@@ -1,0 +1,18 @@
+// `npm run bench`: runs the benchmarks and prints one table each, with the
+// peer measured in the same run. `npm run bench -- config` runs one by name.
+import { formatConfigScale, runConfigScale } from './config-scale.js';
+
+const BENCHES: Record<string, () => string> = {
+  config: () => formatConfigScale(runConfigScale(Number(process.env['BENCH_RUNS'] ?? 5))),
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !(w in BENCHES));
+if (unknown.length) {
+  console.error(`unknown benchmark: ${unknown.join(', ')} (available: ${Object.keys(BENCHES).join(', ')})`);
+  process.exit(2);
+}
+for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
+  console.log(BENCHES[name]!());
+  console.log();
+}
