@@ -101,7 +101,8 @@ function writeGlobals(w: Writer, m: NodeModel): void {
   const g = m.global;
   const d = defaultGlobals();
   w.open('global_defs');
-  w.line(`router_id ${quote(g.routerId ?? m.node)}`);
+  // Without router_id keepalived uses the host name; writing the node name would change that.
+  if (g.routerId !== undefined) w.line(`router_id ${quote(g.routerId)}`);
   w.list('notification_email', g.notificationEmail.map(quote));
   if (g.notificationEmailFrom !== undefined) w.line(`notification_email_from ${quote(g.notificationEmailFrom)}`);
   if (g.smtpServer) w.line(`smtp_server ${g.smtpServer.host}${g.smtpServer.port !== 25 ? ` ${g.smtpServer.port}` : ''}`);
