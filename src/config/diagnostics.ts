@@ -125,8 +125,11 @@ export function groupDiagnostics(ds: Diagnostic[]): { first: Diagnostic; also: L
   for (const d of sortDiagnostics(ds)) {
     const key = `${d.severity}\0${d.code}\0${d.message}\0${d.hint ?? ''}`;
     const g = groups.get(key);
-    if (g && d.loc) g.also.push(d.loc);
-    else if (!g) groups.set(key, { first: d, also: [] });
+    if (!g) groups.set(key, { first: d, also: [] });
+    else if (d.loc && ![g.first.loc, ...g.also].some((l) => l && l.file === d.loc!.file && l.line === d.loc!.line && l.col === d.loc!.col)) {
+      // The same place found again (a cluster file checked once per node) is said once.
+      g.also.push(d.loc);
+    }
   }
   return [...groups.values()];
 }

@@ -361,6 +361,37 @@ function nopreemptMaster(m: NodeModel): Finding[] {
     });
 }
 
+/** keepalived.conf(5) vrrp_strict / strict_mode: what strict RFC compliance forbids. */
+function strictModeConflicts(m: NodeModel): Finding[] {
+  const out: Finding[] = [];
+  for (const i of m.vrrpInstances.filter((x) => x.strictMode)) {
+    const say = (what: string, field: string, hint: string) =>
+      out.push(finding(`strict mode (vrrp_strict): ${what}; keepalived -t refuses this configuration`, at(i, field, 'strictMode'), instBlock(i), hint));
+    // RFC 5798 §6.1: only the address owner (priority 255) starts as MASTER.
+    if ((i.state === 'MASTER') !== (i.priority === 255)) {
+      say(`state ${i.state} with priority ${i.priority} (MASTER if and only if priority 255, the address owner)`, 'state', i.state === 'MASTER' ? 'use state BACKUP, or remove vrrp_strict' : 'use state MASTER for priority 255');
+    }
+    if (i.unicastPeers.length > 0) say('unicast peers are not allowed', 'unicastPeers', 'use multicast, or remove vrrp_strict');
+    if (i.preemptDelay > 0) say('preempt_delay is not supported', 'preemptDelay', 'remove preempt_delay, or remove vrrp_strict');
+    if (i.accept && i.version === 2) say('accept mode cannot be set for VRRPv2', 'accept', 'remove accept, or use version 3');
+    if (i.version === 2 && i.vips.some((v) => v.family === 6)) say('IPv6 addresses are not allowed in VRRPv2', 'vips', 'use version 3');
+  }
+  return out;
+}
+
+function strictModeAuth(m: NodeModel): Finding[] {
+  return m.vrrpInstances
+    .filter((i) => i.strictMode && i.auth)
+    .map((i) =>
+      finding(
+        'strict mode (vrrp_strict) does not support authentication: keepalived ignores it and sends adverts without a password',
+        at(i, 'auth', 'auth.type'),
+        instBlock(i),
+        'remove the authentication block (RFC 5798 has none), or remove vrrp_strict',
+      ),
+    );
+}
+
 function preemptDelayRange(m: NodeModel): Finding[] {
   return m.vrrpInstances
     .filter((i) => !(i.preemptDelay >= 0 && i.preemptDelay <= 1000))
@@ -1359,6 +1390,8 @@ export const RULES: readonly Rule[] = [
   rule('priority-owner-unverified', 'warning', 'priority 255 (address owner) when local addresses are unknown', priorityOwnerUnverified),
   rule('owner-weighted-tracking', 'warning', 'weighted tracking on a priority-255 instance', ownerWeightedTracking),
   rule('nopreempt-master', 'warning', 'nopreempt or preempt_delay with state MASTER', nopreemptMaster),
+  rule('strict-mode-conflict', 'error', 'what vrrp_strict forbids: MASTER without 255, unicast, preempt_delay, v2 accept or IPv6', strictModeConflicts),
+  rule('strict-mode-auth', 'warning', 'authentication under vrrp_strict is ignored', strictModeAuth),
   rule('preempt-delay-range', 'error', 'preempt_delay outside 0–1000 s', preemptDelayRange),
   rule('advert-int-range', 'error', 'advert_int outside 1–255 s (v2) or 0.01–40.95 s (v3)', advertIntRange),
   rule('advert-int-rounded', 'warning', 'advert_int not a whole second (v2) or 10 ms step (v3)', advertIntRounded),

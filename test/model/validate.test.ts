@@ -131,6 +131,13 @@ const POSITIVE: Case[] = [
   },
   { code: 'nopreempt-master', name: 'nopreempt with MASTER', mutate: (m) => void (vi1(m).nopreempt = true) },
   { code: 'nopreempt-master', name: 'preempt_delay with MASTER', mutate: (m) => void (vi1(m).preemptDelay = 10) },
+  { code: 'strict-mode-conflict', name: 'vrrp_strict with MASTER priority 100', mutate: (m) => Object.assign(vi1(m), { strictMode: true, auth: undefined }) },
+  {
+    code: 'strict-mode-conflict',
+    name: 'vrrp_strict with unicast peers',
+    mutate: (m) => Object.assign(vi1(m), { strictMode: true, state: 'BACKUP', auth: undefined, unicastPeers: [{ address: '192.168.2.12' }] }),
+  },
+  { code: 'strict-mode-auth', name: 'vrrp_strict with auth PASS', mutate: (m) => Object.assign(vi1(m), { strictMode: true, state: 'BACKUP' }) },
   { code: 'preempt-delay-range', name: 'preempt_delay 2000', mutate: (m) => void (vi1(m).preemptDelay = 2000) },
   { code: 'advert-int-range', name: 'v2 advert_int 300', mutate: (m) => void (vi1(m).advertInt = 300) },
   { code: 'advert-int-range', name: 'v2 advert_int 0.2', mutate: (m) => void (vi1(m).advertInt = 0.2) },
@@ -489,6 +496,8 @@ const NEGATIVE: Case[] = [
       o.localAddresses = [VIP];
     },
   },
+  { code: 'strict-mode-conflict', name: 'vrrp_strict, BACKUP, multicast, no preempt_delay', mutate: (m) => Object.assign(vi1(m), { strictMode: true, state: 'BACKUP', auth: undefined }) },
+  { code: 'strict-mode-auth', name: 'vrrp_strict without auth', mutate: (m) => Object.assign(vi1(m), { strictMode: true, state: 'BACKUP', auth: undefined }) },
   {
     code: 'nopreempt-master',
     name: 'nopreempt with BACKUP',

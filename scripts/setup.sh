@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh machine (Debian, Node 20+): the system packages the
+# tests and the demo use, the npm dependencies, and the build. Idempotent and
+# quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# keepalived: the peer that exports are checked against (keepalived -t);
+# nftables, iproute2: data planes and network-namespace labs; time: bench RSS.
+APT_PACKAGES=(keepalived nftables iproute2 time)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+npx tsc -p tsconfig.json

@@ -1,0 +1,127 @@
+// The configuration commands: validate, plan, export, schema. Each loads the
+// files through the one front-end entry (config/load.ts), prints diagnostics
+// the same way, and returns an exit code.
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { clusterJsonSchema } from '../config/cluster/schema.js';
+import { exportClusterYaml } from '../config/cluster/export.js';
+import { formatGroup, groupDiagnostics, sortDiagnostics, type Diagnostic } from '../config/diagnostics.js';
+import { exportKeepalived } from '../config/keepalived/export.js';
+import { loadConfig, selectNode, type LoadedConfig } from '../config/load.js';
+import { planNode, renderPlan } from '../model/plan.js';
+import { RULES } from '../model/validate.js';
+import { stripSrc } from '../model/compare.js';
+import { EXIT, UsageError, type IO } from './main.js';
+
+interface CommonOpts {
+  node?: string;
+  configId?: string;
+  json?: boolean;
+  strict?: boolean;
+  output?: string;
+}
+
+function checkFiles(files: string[]): void {
+  for (const f of files) {
+    if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+    if (!statSync(f).isFile()) throw new UsageError(`not a file: ${f}`);
+  }
+}
+
+function load(files: string[], o: CommonOpts): LoadedConfig {
+  checkFiles(files);
+  return loadConfig(files, o.configId !== undefined ? { configId: o.configId } : {});
+}
+
+function printDiagnostics(ds: Diagnostic[], io: IO): void {
+  for (const g of groupDiagnostics(ds)) io.err(formatGroup(g) + '\n');
+}
+
+function counts(ds: Diagnostic[]): { errors: number; warnings: number } {
+  const errors = ds.filter((d) => d.severity === 'error').length;
+  return { errors, warnings: ds.length - errors };
+}
+
+/** Diagnostics that belong to the chosen node (a cluster file reports for all nodes). */
+function plural(n: number, w: string): string {
+  return `${n} ${w}${n === 1 ? '' : 's'}`;
+}
+
+export function validateCommand(files: string[], o: CommonOpts, io: IO): number {
+  const cfg = load(files, o);
+  if (o.node !== undefined) {
+    const sel = selectNode(cfg, o.node);
+    if (sel.error) throw new UsageError(sel.error);
+  }
+  const ds = cfg.diagnostics;
+  const { errors, warnings } = counts(ds);
+  const valid = errors === 0 && !(o.strict && warnings > 0);
+  if (o.json) {
+    io.out(
+      JSON.stringify(
+        { valid, kind: cfg.kind, files: cfg.files, nodes: cfg.nodes, errors, warnings, diagnostics: sortDiagnostics(ds) },
+        null,
+        2,
+      ) + '\n',
+    );
+  } else {
+    printDiagnostics(ds, io);
+    const what = cfg.kind === 'cluster' ? `cluster file (${plural(cfg.nodes.length, 'node')}: ${cfg.nodes.join(', ')})` : `keepalived configuration (${cfg.nodes.join(', ')})`;
+    io.out(`${files.join(', ')}: ${valid ? 'valid' : 'INVALID'} ${what}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`);
+  }
+  return valid ? EXIT.ok : EXIT.invalid;
+}
+
+export function planCommand(files: string[], o: CommonOpts, io: IO): number {
+  const cfg = load(files, o);
+  const { errors } = counts(cfg.diagnostics);
+  if (errors > 0) {
+    printDiagnostics(cfg.diagnostics, io);
+    io.err(`haldir: no plan: the configuration has ${plural(errors, 'error')}\n`);
+    return EXIT.invalid;
+  }
+  const sel = selectNode(cfg, o.node);
+  if (sel.error) throw new UsageError(sel.error);
+  printDiagnostics(cfg.diagnostics, io);
+  const plan = planNode(sel.model!);
+  io.out(o.json ? JSON.stringify(plan, null, 2) + '\n' : renderPlan(plan));
+  return EXIT.ok;
+}
+
+export function exportCommand(to: 'keepalived' | 'yaml', files: string[], o: CommonOpts, io: IO): number {
+  const cfg = load(files, o);
+  const { errors } = counts(cfg.diagnostics);
+  if (errors > 0) {
+    printDiagnostics(cfg.diagnostics, io);
+    io.err(`haldir: nothing exported: the configuration has ${plural(errors, 'error')}\n`);
+    return EXIT.invalid;
+  }
+  let text: string;
+  if (to === 'keepalived') {
+    const sel = selectNode(cfg, o.node);
+    if (sel.error) throw new UsageError(sel.error);
+    text = exportKeepalived(sel.model!);
+  } else {
+    text = exportClusterYaml(cfg.nodes.map((n) => stripSrc(cfg.models.get(n)!)));
+  }
+  if (o.output) {
+    writeFileSync(o.output, text);
+    io.err(`haldir: wrote ${o.output}\n`);
+  } else io.out(text);
+  return EXIT.ok;
+}
+
+export function schemaCommand(o: CommonOpts, io: IO): number {
+  const text = JSON.stringify(clusterJsonSchema(), null, 2) + '\n';
+  if (o.output) writeFileSync(o.output, text);
+  else io.out(text);
+  return EXIT.ok;
+}
+
+export function rulesCommand(o: CommonOpts, io: IO): number {
+  if (o.json) io.out(JSON.stringify(RULES.map((r) => ({ code: r.code, severity: r.severity, describe: r.describe })), null, 2) + '\n');
+  else {
+    const w = Math.max(...RULES.map((r) => r.code.length));
+    for (const r of RULES) io.out(`${r.code.padEnd(w)}  ${r.severity.padEnd(7)}  ${r.describe}\n`);
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,108 @@
+// The haldir command line: argument parsing (commander) and dispatch to the
+// commands. Exit codes: 0 success, 1 invalid configuration or failed action,
+// 2 usage error. Output goes through `io` so tests can capture it.
+import { Command, CommanderError, Option } from 'commander';
+import { demoCommand } from './demo.js';
+import { exportCommand, planCommand, rulesCommand, schemaCommand, validateCommand } from './commands.js';
+
+export interface IO {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+export const stdio: IO = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+};
+
+export const EXIT = { ok: 0, invalid: 1, usage: 2 } as const;
+
+export class UsageError extends Error {}
+
+function program(io: IO, setCode: (c: number) => void): Command {
+  const p = new Command('haldir')
+    .description('haldir — highly available L4 director: VRRP, health checks and kernel load balancing in one program')
+    .version('0.1.0')
+    .showHelpAfterError('(run haldir help COMMAND for its options)')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride();
+
+  const nodeOpt = () => new Option('--node <name>', "the node whose view to use (cluster file: a node's name; keepalived: its router_id)");
+  const idOpt = () => new Option('--config-id <id>', 'selects keepalived @id conditional lines (default: first label of the hostname)');
+  const jsonOpt = () => new Option('--json', 'machine-readable output');
+
+  p.command('validate')
+    .description('check configuration files: syntax, values and semantics; exit 0 valid, 1 invalid')
+    .argument('<file...>', 'a cluster YAML file, or keepalived.conf files (one per node)')
+    .addOption(nodeOpt())
+    .addOption(idOpt())
+    .addOption(jsonOpt())
+    .option('--strict', 'treat warnings as errors')
+    .action((files: string[], o) => setCode(validateCommand(files, o, io)));
+
+  p.command('plan')
+    .description("print a node's desired state: VRRP instances and the virtual-service table as ipvsadm -Ln shows it")
+    .argument('<file...>', 'a cluster YAML file, or keepalived.conf files')
+    .addOption(nodeOpt())
+    .addOption(idOpt())
+    .addOption(jsonOpt())
+    .action((files: string[], o) => setCode(planCommand(files, o, io)));
+
+  const exp = p.command('export').description('convert between keepalived.conf and the cluster file');
+  exp
+    .command('keepalived')
+    .description("write a keepalived.conf for one node (one keyword per line, as keepalived reads it)")
+    .argument('<file...>', 'a cluster YAML file, or keepalived.conf files')
+    .addOption(nodeOpt())
+    .addOption(idOpt())
+    .option('-o, --output <file>', 'write to a file instead of standard output')
+    .action((files: string[], o) => setCode(exportCommand('keepalived', files, o, io)));
+  exp
+    .command('yaml')
+    .description('write a cluster file from keepalived.conf files (one per node) or another cluster file')
+    .argument('<file...>', 'keepalived.conf files, or a cluster YAML file')
+    .addOption(idOpt())
+    .option('-o, --output <file>', 'write to a file instead of standard output')
+    .action((files: string[], o) => setCode(exportCommand('yaml', files, o, io)));
+
+  p.command('rules')
+    .description('list the semantic checks validate runs, with their codes and severities')
+    .addOption(jsonOpt())
+    .action((o) => setCode(rulesCommand(o, io)));
+
+  p.command('schema')
+    .description('print the JSON Schema of the cluster file (for editors)')
+    .option('-o, --output <file>', 'write to a file instead of standard output')
+    .action((o) => setCode(schemaCommand(o, io)));
+
+  p.command('demo')
+    .description('validate and plan the seed cluster (examples/seed): what haldir does, on an embedded example')
+    .action(() => setCode(demoCommand(io)));
+
+  return p;
+}
+
+export async function main(argv: string[], io: IO = stdio): Promise<number> {
+  let code: number = EXIT.ok;
+  const p = program(io, (c) => (code = c));
+  if (argv.length === 0) {
+    io.err(p.helpInformation());
+    return EXIT.usage;
+  }
+  try {
+    await p.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end "with an error" that is not one.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (e instanceof UsageError) {
+      io.err(`haldir: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    io.err(`haldir: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.invalid;
+  }
+  return code;
+}
