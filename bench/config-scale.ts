@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { generateConfig, ISSUE_2318 } from './gen-config.js';
 
 export interface Sample {
+  /** Wall-clock seconds. */
   seconds: number;
+  /** CPU seconds (user + system): steady where wall time suffers from other tenants' load. */
+  cpuSeconds: number;
   rssMB: number;
 }
 
@@ -30,19 +33,19 @@ const median = (xs: number[]) => {
 function haldirOnce(file: string): Sample {
   const script = fileURLToPath(new URL('./parse-once.js', import.meta.url));
   const out = execFileSync(process.execPath, [script, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  const r = JSON.parse(out) as { ms: number; rssMB: number; errors: number };
+  const r = JSON.parse(out) as { ms: number; cpuMs: number; rssMB: number; errors: number };
   if (r.errors) throw new Error(`haldir found ${r.errors} errors in the generated file`);
-  return { seconds: r.ms / 1000, rssMB: r.rssMB };
+  return { seconds: r.ms / 1000, cpuSeconds: r.cpuMs / 1000, rssMB: r.rssMB };
 }
 
 /** keepalived -t under GNU time: wall seconds and max RSS of the whole run. */
 function keepalivedOnce(file: string): Sample | string {
-  const r = spawnSync('/usr/bin/time', ['-f', 'HALDIR_TIME %e %M', 'keepalived', '-t', '-f', file], { encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync('/usr/bin/time', ['-f', 'HALDIR_TIME %e %U %S %M', 'keepalived', '-t', '-f', file], { encoding: 'utf8', timeout: 300_000 });
   if (r.error) return `not run: ${r.error.message}`;
-  const m = /HALDIR_TIME ([\d.]+) (\d+)/.exec(r.stderr);
+  const m = /HALDIR_TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
   if (!m) return `not run: ${r.stderr.trim().split('\n').pop() ?? 'no output'}`;
   if (r.status !== 0) return `keepalived -t exited ${r.status}`;
-  return { seconds: Number(m[1]), rssMB: Number(m[2]) / 1024 };
+  return { seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]), rssMB: Number(m[4]) / 1024 };
 }
 
 export function runConfigScale(runs = 5): ConfigScaleResult {
@@ -66,24 +69,32 @@ export function runConfigScale(runs = 5): ConfigScaleResult {
   }
 }
 
-export function formatConfigScale(r: ConfigScaleResult): string {
-  const h = { t: median(r.haldir.map((s) => s.seconds)), m: median(r.haldir.map((s) => s.rssMB)) };
-  const rows = [
-    ['', 'median s', 'min–max s', 'peak RSS MB', 'target'],
-    ['haldir load + validate', h.t.toFixed(3), `${Math.min(...r.haldir.map((s) => s.seconds)).toFixed(3)}–${Math.max(...r.haldir.map((s) => s.seconds)).toFixed(3)}`, h.m.toFixed(0), '< 1 s, < 200 MB'],
-  ];
-  let ratio = '';
-  if (typeof r.keepalived === 'string') rows.push(['keepalived -t', r.keepalived, '', '', '']);
-  else {
-    const k = { t: median(r.keepalived.map((s) => s.seconds)), m: median(r.keepalived.map((s) => s.rssMB)) };
-    rows.push(['keepalived 2.2.7 -t', k.t.toFixed(3), `${Math.min(...r.keepalived.map((s) => s.seconds)).toFixed(3)}–${Math.max(...r.keepalived.map((s) => s.seconds)).toFixed(3)}`, k.m.toFixed(0), '(peer)']);
-    ratio = `haldir/keepalived: time ×${(h.t / k.t).toFixed(2)}, memory ×${(h.m / k.m).toFixed(2)}`;
-  }
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const lines = rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
+function row(name: string, xs: Sample[], target: string): string[] {
+  const wall = xs.map((s) => s.seconds);
   return [
-    `Config scale: ${r.virtualServers} virtual servers, ${r.realServers} real servers (keepalived issue 2318), ${r.haldir.length} runs each`,
-    ...lines,
-    ratio,
-  ].join('\n');
+    name,
+    median(wall).toFixed(3),
+    `${Math.min(...wall).toFixed(3)}–${Math.max(...wall).toFixed(3)}`,
+    median(xs.map((s) => s.cpuSeconds)).toFixed(3),
+    median(xs.map((s) => s.rssMB)).toFixed(0),
+    target,
+  ];
+}
+
+export function formatConfigScale(r: ConfigScaleResult): string {
+  const rows = [['', 'wall s (median)', 'wall min–max', 'CPU s (median)', 'peak RSS MB', 'target'], row('haldir load + validate', r.haldir, '< 1 s, < 200 MB')];
+  let ratio = '';
+  if (typeof r.keepalived === 'string') rows.push(['keepalived -t', r.keepalived, '', '', '', '']);
+  else {
+    rows.push(row('keepalived 2.2.7 -t', r.keepalived, '(peer)'));
+    const m = (xs: Sample[], f: (s: Sample) => number) => median(xs.map(f));
+    ratio =
+      `haldir/keepalived: wall ×${(m(r.haldir, (s) => s.seconds) / m(r.keepalived, (s) => s.seconds)).toFixed(2)}, ` +
+      `CPU ×${(m(r.haldir, (s) => s.cpuSeconds) / m(r.keepalived, (s) => s.cpuSeconds)).toFixed(2)}, ` +
+      `memory ×${(m(r.haldir, (s) => s.rssMB) / m(r.keepalived, (s) => s.rssMB)).toFixed(2)}` +
+      '\n(haldir: the load itself, in a fresh node process; keepalived: the whole keepalived -t run)';
+  }
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
+  const lines = rows.map((x) => x.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
+  return [`Config scale: ${r.virtualServers} virtual servers, ${r.realServers} real servers (keepalived issue 2318), ${r.haldir.length} runs each`, ...lines, ratio].join('\n');
 }

@@ -28,9 +28,25 @@ export function lazy(f: () => string): BlockName {
 
 type Extra = Omit<Partial<Diagnostic>, 'block'> & { block?: BlockName };
 
+/** Plain {file, line, col}: the model may hold richer objects (tokens) as locations. */
+function plainLoc(l: Loc): Loc {
+  return { file: l.file, line: l.line, col: l.col };
+}
+
 function normalise(extra: Extra): Partial<Diagnostic> {
-  const { block, ...rest } = extra;
-  return block === undefined ? rest : { ...rest, block: String(block) };
+  const { block, related, ...rest } = extra;
+  const out: Partial<Diagnostic> = rest;
+  if (related) out.related = related.map((r) => ({ loc: plainLoc(r.loc), message: r.message }));
+  if (block !== undefined) out.block = String(block);
+  return out;
+}
+
+/** The diagnostic with plain {file, line, col} locations (safe to print as JSON). */
+export function plainDiagnostic(d: Diagnostic): Diagnostic {
+  const out: Diagnostic = { ...d };
+  if (d.loc) out.loc = plainLoc(d.loc);
+  if (d.related) out.related = d.related.map((r) => ({ loc: plainLoc(r.loc), message: r.message }));
+  return out;
 }
 
 /** Collects diagnostics; front ends keep going after an error to report all of them. */
@@ -38,15 +54,15 @@ export class Diagnostics {
   readonly items: Diagnostic[] = [];
 
   add(d: Diagnostic): void {
-    this.items.push(d);
+    this.items.push(plainDiagnostic(d));
   }
 
   error(code: string, message: string, loc?: Loc, extra: Extra = {}): void {
-    this.items.push({ severity: 'error', code, message, ...(loc ? { loc } : {}), ...normalise(extra) });
+    this.items.push({ severity: 'error', code, message, ...(loc ? { loc: plainLoc(loc) } : {}), ...normalise(extra) });
   }
 
   warn(code: string, message: string, loc?: Loc, extra: Extra = {}): void {
-    this.items.push({ severity: 'warning', code, message, ...(loc ? { loc } : {}), ...normalise(extra) });
+    this.items.push({ severity: 'warning', code, message, ...(loc ? { loc: plainLoc(loc) } : {}), ...normalise(extra) });
   }
 
   get errors(): Diagnostic[] {

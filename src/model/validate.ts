@@ -4,7 +4,7 @@
 // RULES table, so `haldir validate --list-rules` can print them. Rules read the
 // model only; the host's interfaces and addresses come in through
 // ValidateOptions when known. Messages never include secrets (auth_pass).
-import { didYouMean, type Diagnostic, type Severity } from '../config/diagnostics.js';
+import { didYouMean, plainDiagnostic, type Diagnostic, type Severity } from '../config/diagnostics.js';
 import { IPVS_SCHEDULERS, VRRP_DEFAULTS } from './defaults.js';
 import { shellOnlySyntax } from './script.js';
 import type {
@@ -41,7 +41,7 @@ type Finding = Omit<Diagnostic, 'severity' | 'code'>;
 /** Runs every rule; the result is in rule order (callers sort with sortDiagnostics). */
 export function validateNode(model: NodeModel, opts: ValidateOptions = {}): Diagnostic[] {
   flat.delete(model); // the model may have changed since a previous call
-  return RULES.flatMap((r) => r.check(model, opts));
+  return RULES.flatMap((r) => r.check(model, opts)).map(plainDiagnostic);
 }
 
 // ---------------------------------------------------------------------------
@@ -184,8 +184,13 @@ const ipKeys = new Map<string, string>();
 function ipKey(s: string): string {
   let k = ipKeys.get(s);
   if (k === undefined) {
-    const ip = parseIp(s.split('/')[0]!);
-    k = ip ? `${ip.family}:${ip.value}` : s.toLowerCase();
+    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+    // Dotted quads need no big integers: the key is the address without leading zeros.
+    if (v4 && v4.slice(1).every((o) => Number(o) <= 255)) k = `4:${Number(v4[1])}.${Number(v4[2])}.${Number(v4[3])}.${Number(v4[4])}`;
+    else {
+      const ip = parseIp(s.split('/')[0]!);
+      k = ip ? `${ip.family}:${ip.value}` : s.toLowerCase();
+    }
     if (ipKeys.size > 200_000) ipKeys.clear(); // bounded for a long-running daemon
     ipKeys.set(s, k);
   }
@@ -878,10 +883,12 @@ function riseFallRange(m: NodeModel): Finding[] {
         out.push(
           finding(`vrrp_script ${k} ${v}: the script state could never change`, at(s, k), `vrrp_script ${s.name}`, `set ${k} to 1 or more`),
         );
-  for (const { rs, ck } of checkers(m))
+  for (const { rs, ck } of checkers(m)) {
+    if (!bad(ck.rise) && !bad(ck.fall)) continue; // the common case, without allocating
     for (const [k, v] of [['rise', ck.rise], ['fall', ck.fall]] as const)
       if (bad(v))
         out.push(finding(`${ck.type} ${k} ${v}: the checker state could never change`, at(ck, k), rsBlock(rs), `set ${k} to 1 or more`));
+  }
   return out;
 }
 

@@ -49,6 +49,10 @@ export interface BuildOptions {
 
 const DAY = 86400;
 
+/**
+ * Records where a field was written. A Token is a Loc (file, line, col), so the
+ * token itself is stored: no new object for each of the many fields.
+ */
 function setSrc(obj: Located, field: string, loc: Loc): void {
   (obj.src ??= {})[field] = loc;
 }
@@ -170,10 +174,10 @@ export class ModelBuilder {
   private globalDefs(s: Stmt, g: GlobalDefs): void {
     const v = g.vrrp;
     const B = 'global_defs';
-    setSrc(g, '', s.kw.loc);
+    setSrc(g, '', s.kw);
     for (const k of s.block ?? []) {
       const w = k.kw.text;
-      setSrc(g, w, k.kw.loc);
+      setSrc(g, w, k.kw);
       switch (w) {
         case 'router_id':
           g.routerId = k.args[0]!.text;
@@ -365,7 +369,7 @@ export class ModelBuilder {
   }
 
   private lvsSyncDaemon(k: Stmt): NonNullable<GlobalDefs['lvs']['syncDaemon']> {
-    const d: NonNullable<GlobalDefs['lvs']['syncDaemon']> = { interface: k.args[0]!.text, src: { '': k.kw.loc } };
+    const d: NonNullable<GlobalDefs['lvs']['syncDaemon']> = { interface: k.args[0]!.text, src: { '': k.kw } };
     let i = 1;
     const opts = new Set(['id', 'maxlen', 'port', 'ttl', 'group']);
     if (k.args[i] && !opts.has(k.args[i]!.text)) {
@@ -418,11 +422,11 @@ export class ModelBuilder {
       rise: 1,
       fall: 1,
       initFail: false,
-      src: { '': s.kw.loc },
+      src: { '': s.kw },
     };
     let user: string[] | undefined;
     for (const k of s.block ?? []) {
-      setSrc(vs, k.kw.text, k.kw.loc);
+      setSrc(vs, k.kw.text, k.kw);
       switch (k.kw.text) {
         case 'script':
           vs.script = makeScript(k.args[0]!.text);
@@ -467,9 +471,9 @@ export class ModelBuilder {
   private trackFile(s: Stmt): TrackFile {
     const name = s.args[0]!.text;
     const B = `track_file ${name}`;
-    const tf: TrackFile = { name, file: '', weight: 1, weightReverse: false, src: { '': s.kw.loc } };
+    const tf: TrackFile = { name, file: '', weight: 1, weightReverse: false, src: { '': s.kw } };
     for (const k of s.block ?? []) {
-      setSrc(tf, k.kw.text, k.kw.loc);
+      setSrc(tf, k.kw.text, k.kw);
       switch (k.kw.text) {
         case 'file':
           tf.file = k.args[0]!.text;
@@ -493,7 +497,7 @@ export class ModelBuilder {
   private trackRefs(k: Stmt, block: BlockName, wmin: number, wmax: number): TrackRef[] {
     const out: TrackRef[] = [];
     for (const l of k.block ?? []) {
-      const ref: TrackRef = { name: l.kw.text, src: { '': l.kw.loc } };
+      const ref: TrackRef = { name: l.kw.text, src: { '': l.kw } };
       const a = l.args;
       let i = 0;
       if (a[i]?.text === 'weight') {
@@ -539,7 +543,7 @@ export class ModelBuilder {
     const key = map[k.kw.text];
     if (!key) return false;
     n[key] = this.script(k);
-    setSrc(owner, `notify.${key}`, k.kw.loc);
+    setSrc(owner, `notify.${key}`, k.kw);
     return true;
   }
 
@@ -556,10 +560,10 @@ export class ModelBuilder {
       globalTracking: false,
       trackingWeight: false,
       notifyPriorityChanges: false,
-      src: { '': s.kw.loc },
+      src: { '': s.kw },
     };
     for (const k of s.block ?? []) {
-      setSrc(sg, k.kw.text, k.kw.loc);
+      setSrc(sg, k.kw.text, k.kw);
       if (this.notify(sg.notify, k, sg)) continue;
       switch (k.kw.text) {
         case 'group':
@@ -596,10 +600,10 @@ export class ModelBuilder {
     const name = s.args[0]!.text;
     const B = `vrrp_instance ${name}`;
     const inst = newVrrpInstance(name, '', 0, g);
-    inst.src = { '': s.kw.loc };
+    inst.src = { '': s.kw };
     let sawPreempt: Loc | undefined;
     for (const k of s.block ?? []) {
-      setSrc(inst, fieldFor(k.kw.text), k.kw.loc);
+      setSrc(inst, fieldFor(k.kw.text), k.kw);
       if (this.notify(inst.notify, k, inst)) continue;
       switch (k.kw.text) {
         case 'state': {
@@ -755,7 +759,7 @@ export class ModelBuilder {
     let type: 'PASS' | 'AH' | undefined;
     let pass: string | undefined;
     for (const a of k.block ?? []) {
-      setSrc(inst, a.kw.text === 'auth_type' ? 'auth.type' : 'auth.pass', a.kw.loc);
+      setSrc(inst, a.kw.text === 'auth_type' ? 'auth.type' : 'auth.pass', a.kw);
       if (a.kw.text === 'auth_type') {
         type = this.oneOf(a, ['PASS', 'AH'] as const, B);
         if (type === 'AH') {
@@ -884,7 +888,7 @@ export class ModelBuilder {
   private vsGroup(s: Stmt): VirtualServerGroup {
     const name = s.args[0]!.text;
     const B = `virtual_server_group ${name}`;
-    const g: VirtualServerGroup = { name, entries: [], src: { '': s.kw.loc } };
+    const g: VirtualServerGroup = { name, entries: [], src: { '': s.kw } };
     for (const l of s.block ?? []) {
       const e = this.vsgEntry(l, B);
       if (e) g.entries.push(e);
@@ -980,12 +984,12 @@ export class ModelBuilder {
       if (port === undefined) return undefined;
       vs = newVirtualServer({ kind: 'ip', address: ip.address, family: ip.family, port });
     }
-    vs.src = { '': s.kw.loc };
+    vs.src = { '': s.kw };
     const inh: Inherit = {};
     const rsStmts: Stmt[] = [];
     for (const k of s.block ?? []) {
       const w = k.kw.text;
-      setSrc(vs, fieldFor(w), k.kw.loc);
+      setSrc(vs, fieldFor(w), k.kw);
       switch (w) {
         case 'delay_loop':
           vs.delayLoop = this.secs(k, 0, 0.001, DAY, label) ?? vs.delayLoop;
@@ -1138,7 +1142,7 @@ export class ModelBuilder {
     else if (vs.address.kind === 'ip') port = vs.address.port; // keepalived: the virtual server's port
     const label = lazy(() => `${String(vsLabel)} > real_server ${s.args.map((t) => t.text).join(' ')}`);
     const rs = newRealServer(ip.address, port);
-    rs.src = { '': s.kw.loc };
+    rs.src = { '': s.kw };
     if (s.args[1]) setSrc(rs, 'port', s.args[1].loc);
     const inh: Inherit = { ...vsInh };
     rs.inhibitOnFailure = vsInh.inhibitOnFailure ?? false;
@@ -1147,7 +1151,7 @@ export class ModelBuilder {
     const checkStmts: Stmt[] = [];
     for (const k of s.block ?? []) {
       const w = k.kw.text;
-      setSrc(rs, fieldFor(w), k.kw.loc);
+      setSrc(rs, fieldFor(w), k.kw);
       switch (w) {
         case 'weight':
           rs.weight = this.int(k, 0, 0, 65535, label) ?? rs.weight;
@@ -1253,8 +1257,8 @@ export class ModelBuilder {
       alpha: own.alpha ?? inh.alpha,
       logAllFailures: own.logAllFailures,
     });
-    c.src = { '': s.kw.loc };
-    for (const k of s.block ?? []) setSrc(c, fieldFor(k.kw.text), k.kw.loc);
+    c.src = { '': s.kw };
+    for (const k of s.block ?? []) setSrc(c, fieldFor(k.kw.text), k.kw);
     Object.assign(c, conn);
     switch (c.type) {
       case 'HTTP_GET':
@@ -1324,7 +1328,7 @@ export class ModelBuilder {
         for (const k of rest) {
           if (k.kw.text === 'helo_name') c.heloName = k.args[0]!.text;
           else if (k.kw.text === 'host') {
-            const h: SmtpHost = { src: { '': k.kw.loc } };
+            const h: SmtpHost = { src: { '': k.kw } };
             for (const hk of k.block ?? []) this.connOpt(hk, h, `${label} > host`);
             c.hosts.push(h);
           }
@@ -1389,9 +1393,9 @@ export class ModelBuilder {
   }
 
   private url(s: Stmt, label: BlockName): HttpUrl {
-    const u: HttpUrl = { path: '', statusCodes: [], regexNoMatch: false, src: { '': s.kw.loc } };
+    const u: HttpUrl = { path: '', statusCodes: [], regexNoMatch: false, src: { '': s.kw } };
     for (const k of s.block ?? []) {
-      setSrc(u, fieldFor(k.kw.text), k.kw.loc);
+      setSrc(u, fieldFor(k.kw.text), k.kw);
       switch (k.kw.text) {
         case 'path':
           u.path = k.args[0]!.text;

@@ -271,11 +271,12 @@ interface RawLine {
 /** A source of lines being read: a file (decommented as read) or the lines an expansion produced. */
 interface Frame {
   file: string;
-  /** Raw lines of a file, or already decommented lines of an expansion. */
+  /** Lines of a file (raw), or the already decommented lines of an expansion. */
   texts: string[];
   /** Line number of each text: file frames count from 1, expansions repeat their origin's. */
   lineOf: (i: number) => number;
-  raw: boolean;
+  /** File lines still carry comments. */
+  raw?: boolean;
   idx: number;
   depth: number;
   expDepth: number;
@@ -324,7 +325,14 @@ export class KeepalivedLexer {
 
   private pushFile(text: string, file: string, depth: number): void {
     // Only $definitions continue over a trailing backslash (keepalived read_line).
-    this.stack.push({ file, texts: text.split('\n'), lineOf: (i) => i + 1, raw: true, idx: 0, depth, expDepth: 0 });
+    this.stack.push({ file, texts: text.split('\n'), lineOf: (i) => i + 1, idx: 0, depth, expDepth: 0, raw: true });
+  }
+
+  /** The next raw line of a frame, or undefined at its end. */
+  private take(f: Frame): [string, number] | undefined {
+    if (f.idx >= f.texts.length) return undefined;
+    const i = f.idx++;
+    return [f.raw ? decomment(f.texts[i]!) : f.texts[i]!, f.lineOf(i)];
   }
 
   /** The next token without consuming it. */
@@ -364,13 +372,12 @@ export class KeepalivedLexer {
     this.pos = 0;
     while (this.stack.length) {
       const f = this.stack[this.stack.length - 1]!;
-      if (f.idx >= f.texts.length) {
+      const next = this.take(f);
+      if (!next) {
         this.stack.pop();
         continue;
       }
-      const i = f.idx++;
-      const text = f.raw ? decomment(f.texts[i]!) : f.texts[i]!;
-      const toks = this.processLine(f, text, f.lineOf(i));
+      const toks = this.processLine(f, next[0], next[1]);
       if (toks && toks.length) {
         this.line = toks;
         return true;
@@ -381,10 +388,16 @@ export class KeepalivedLexer {
 
   /** One logical line: conditionals, definitions, repetition, substitution, include; else its tokens. */
   private processLine(f: Frame, raw: string, lineNo: number): Token[] | undefined {
+    let start = 0;
+    while (start < raw.length && (raw.charCodeAt(start) === 32 || raw.charCodeAt(start) === 9 || raw.charCodeAt(start) === 13)) start++;
+    if (start === raw.length) return undefined;
+    const first = raw.charCodeAt(start);
+    // Fast path, most lines: no conditional, definition, repetition or parameter.
+    if (first !== 64 /* @ */ && first !== 126 /* ~ */ && !raw.includes('$')) return this.finishLine(f, raw, lineNo, 1);
+
     const l: RawLine = { text: raw, file: f.file, line: lineNo };
-    let text = raw.trimStart();
-    if (text === '') return undefined;
-    let col = raw.length - text.length + 1;
+    let text = raw.slice(start);
+    let col = start + 1;
 
     // @id / @^id conditional lines (keepalived.conf(5) "Conditional configuration").
     if (text.startsWith('@')) {
@@ -409,12 +422,12 @@ export class KeepalivedLexer {
       while (value.endsWith('\\')) {
         multiline = true;
         body.push(value.slice(0, -1).trimEnd());
-        if (f.idx >= f.texts.length) {
+        const more = this.take(f);
+        if (!more) {
           value = '';
           break;
         }
-        const j = f.idx++;
-        value = (f.raw ? decomment(f.texts[j]!) : f.texts[j]!).trim();
+        value = more[0].trim();
       }
       body.push(value);
       this.defs.set(name, { value: multiline ? body.filter((b) => b !== '') : [value], multiline });
@@ -445,7 +458,12 @@ export class KeepalivedLexer {
       }
     }
 
-    const tokens = tokenize(text, l.file, l.line, col, this.diags);
+    return this.finishLine(f, text, lineNo, col);
+  }
+
+  /** Words of a line whose text is final; an include line opens its files instead. */
+  private finishLine(f: Frame, text: string, lineNo: number, col: number): Token[] | undefined {
+    const tokens = tokenize(text, f.file, lineNo, col, this.diags);
     if (tokens.length === 0) return undefined;
     const kw = tokens[0]!;
     if (!kw.quoted && kw.text.startsWith('include') && /^include[rmwba]?$/.test(kw.text)) {
@@ -456,7 +474,7 @@ export class KeepalivedLexer {
   }
 
   private pushExpansion(from: Frame, texts: string[], lineNo: number): void {
-    this.stack.push({ file: from.file, texts, lineOf: () => lineNo, raw: false, idx: 0, depth: from.depth, expDepth: from.expDepth + 1 });
+    this.stack.push({ file: from.file, texts, lineOf: () => lineNo, idx: 0, depth: from.depth, expDepth: from.expDepth + 1 });
   }
 
   private include(kw: Token, args: Token[], depth: number): void {

@@ -35,9 +35,13 @@ class Where {
   }
 }
 
-/** Own keys only: a config word like "constructor" must not find Object.prototype's. */
+/** A Map, not the object: a config word like "constructor" must not find Object.prototype's. */
+const kwMaps = new WeakMap<BlockSpec, Map<string, KwSpec>>();
+
 function kwOf(spec: BlockSpec, word: string): KwSpec | undefined {
-  return Object.hasOwn(spec.keywords, word) ? spec.keywords[word] : undefined;
+  let m = kwMaps.get(spec);
+  if (!m) kwMaps.set(spec, (m = new Map(Object.entries(spec.keywords))));
+  return m.get(word);
 }
 
 function reasonFor(word: string): string | undefined {
