@@ -29,7 +29,7 @@ function checkFiles(files: string[]): void {
 
 function load(files: string[], o: CommonOpts): LoadedConfig {
   checkFiles(files);
-  return loadConfig(files, o.configId !== undefined ? { configId: o.configId } : {});
+  return loadConfig(files, { ...(o.configId !== undefined ? { configId: o.configId } : {}), ...(o.node !== undefined ? { node: o.node } : {}) });
 }
 
 function printDiagnostics(ds: Diagnostic[], io: IO): void {

@@ -16,6 +16,8 @@ export interface LoadOptions {
   configId?: string;
   /** Treat the input as this kind instead of guessing from the name and content. */
   kind?: ConfigKind;
+  /** Run the semantic checks on this node's view only (default: every node). */
+  node?: string;
 }
 
 export interface LoadedConfig {
@@ -77,7 +79,8 @@ export function loadConfig(files: string[], opts: LoadOptions = {}): LoadedConfi
     }
   }
   // Semantic checks only on models whose syntax was sound: they would repeat the errors.
-  if (!diags.hasErrors()) for (const n of nodes) for (const d of validateNode(models.get(n)!)) diags.add(d);
+  const wanted = opts.node === undefined ? nodes : nodes.filter((n) => n.toLowerCase() === opts.node!.toLowerCase());
+  if (!diags.hasErrors()) for (const n of wanted) for (const d of validateNode(models.get(n)!)) diags.add(d);
   return { kind, files, nodes, models, diagnostics: diags.items };
 }
 

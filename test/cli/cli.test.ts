@@ -46,6 +46,21 @@ describe('haldir CLI', () => {
     assert.ok(j.diagnostics.every((d) => d.loc.line > 0));
   });
 
+  it('validate --node checks that node\'s view only', async () => {
+    const f = join(tmp, 'nodes.yaml');
+    writeFileSync(
+      f,
+      readFileSync(`${SEED}haldir.yaml`, 'utf8').replace('    master: lb1', '    master: lb1\n    priorities: { lb3: 255 }'),
+    );
+    const all = await run('validate', '--json', f);
+    const lb3 = await run('validate', '--json', '--node', 'lb3', f);
+    const lb1 = await run('validate', '--json', '--node', 'lb1', f);
+    const codes = (r: { out: string }) => (JSON.parse(r.out) as { diagnostics: { code: string }[] }).diagnostics.map((d) => d.code);
+    assert.ok(codes(all).includes('priority-owner-unverified'));
+    assert.ok(codes(lb3).includes('priority-owner-unverified'));
+    assert.ok(!codes(lb1).includes('priority-owner-unverified'));
+  });
+
   it('validate --strict turns warnings into failure', async () => {
     assert.equal((await run('validate', '--strict', `${SEED}lb1.conf`)).code, 1);
   });
