@@ -479,7 +479,7 @@ export class ModelBuilder {
           tf.file = k.args[0]!.text;
           break;
         case 'weight':
-          tf.weight = this.int(k, 0, -254, 254, B) ?? 1;
+          tf.weight = this.int(k, 0, -2147483647, 2147483647, B) ?? 1;
           tf.weightReverse = this.reverse(k, 1, B);
           break;
         case 'init_file': {
