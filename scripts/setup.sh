@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # keepalived: the peer that exports are checked against (keepalived -t);
-# nftables, iproute2: data planes and network-namespace labs; time: bench RSS.
-APT_PACKAGES=(keepalived nftables iproute2 time)
+# nftables, iproute2: data planes and network-namespace labs; time: bench RSS;
+# g++, make, python3: node-gyp builds the native addon (headers from nodejs, nodedir=/usr).
+APT_PACKAGES=(keepalived nftables iproute2 time g++ make python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,6 +25,14 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The native addon (binding.gyp → build/Release/haldir_native.node) is built by npm ci;
+# rebuild it when its sources are newer than the build.
+ADDON=build/Release/haldir_native.node
+if [ ! -f "$ADDON" ] || [ native/haldir_native.cc -nt "$ADDON" ] || [ binding.gyp -nt "$ADDON" ]; then
+  echo "setup: building the native addon"
+  npm rebuild --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 npx tsc -p tsconfig.json
