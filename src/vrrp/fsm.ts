@@ -70,7 +70,9 @@ export type VrrpEvent =
   | { type: 'shutdown' }
   | { type: 'fault'; on: boolean }
   /** New tracked priority (base + weights); clamped to 1–254, ignored for the owner. */
-  | { type: 'priorityChange'; effective: number };
+  | { type: 'priorityChange'; effective: number }
+  /** A vrrp_sync_group member moved: the others follow (keepalived vrrp_sync.c). */
+  | { type: 'sync'; state: 'MASTER' | 'BACKUP' };
 
 export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
 
@@ -236,6 +238,11 @@ export function step(s: VrrpFsmState, ev: VrrpEvent, now: number): StepResult {
       return onFault(s, ev.on, now);
     case 'priorityChange':
       return onPriority(s, ev.effective);
+    case 'sync':
+      // Sync group members move together: a BACKUP follows a member to MASTER, a MASTER follows one back.
+      if (ev.state === 'MASTER' && s.state === 'BACKUP') return toMaster({ ...s, nextMasterReason: 'preempted' }, now);
+      if (ev.state === 'BACKUP' && s.state === 'MASTER') return toBackup(s, now, [{ type: 'leaveMaster' }]);
+      return same(s);
     default:
       return same(s);
   }

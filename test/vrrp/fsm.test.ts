@@ -327,3 +327,18 @@ describe('vrrp fsm: config from the model', () => {
     assert.equal(fsmConfigFromInstance(instance({ version: 3, advertInt: 40.95 })).advertIntCs, 4095);
   });
 });
+
+describe('vrrp_sync_group', () => {
+  it('a BACKUP member follows another member to MASTER, and back', async () => {
+    const { initFsm, step } = await import('../../src/vrrp/fsm.js');
+    let s = initFsm({ version: 2, family: 4, priority: 100, advertIntCs: 100, downTimerAdverts: 3, nopreempt: false, preemptDelayUs: 0, lowerPrioNoAdvert: false, higherPrioSendAdvert: false });
+    s = step(s, { type: 'startup' }, 0).state;
+    assert.equal(s.state, 'BACKUP');
+    const up = step(s, { type: 'sync', state: 'MASTER' }, 1000);
+    assert.equal(up.state.state, 'MASTER');
+    assert.ok(up.actions.some((a) => a.type === 'becomeMaster'));
+    const down = step(up.state, { type: 'sync', state: 'BACKUP' }, 2000);
+    assert.equal(down.state.state, 'BACKUP');
+    assert.deepEqual(down.actions.map((a) => a.type).slice(0, 1), ['leaveMaster']);
+  });
+});
