@@ -3,6 +3,7 @@
 // 2 usage error. Output goes through `io` so tests can capture it.
 import { Command, CommanderError, Option } from 'commander';
 import { demoCommand } from './demo.js';
+import { runDaemon, RunUsageError } from '../daemon/run.js';
 import { exportCommand, planCommand, rulesCommand, schemaCommand, validateCommand } from './commands.js';
 
 export interface IO {
@@ -64,6 +65,21 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .addOption(idOpt())
     .option('-o, --output <file>', 'write to a file instead of standard output')
     .action((files: string[], o) => setCode(exportCommand('yaml', files, o, io)));
+
+  p.command('run')
+    .description('run the director for one node until SIGTERM (now: VRRP only, like keepalived --vrrp)')
+    .argument('<file...>', 'a cluster YAML file, or keepalived.conf files')
+    .addOption(nodeOpt())
+    .addOption(idOpt())
+    .option('--vrrp-only', 'run just the VRRP instances: addresses move, nothing is balanced')
+    .action(async (files: string[], o) => {
+      try {
+        setCode(await runDaemon(files, o, io));
+      } catch (e) {
+        if (e instanceof RunUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+    });
 
   p.command('rules')
     .description('list the semantic checks validate runs, with their codes and severities')

@@ -14,7 +14,7 @@ export class LagMonitor {
   private readonly h: IntervalHistogram;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(resolutionMs = 10) {
+  constructor(private readonly resolutionMs = 10) {
     this.h = monitorEventLoopDelay({ resolution: resolutionMs });
   }
 
@@ -23,7 +23,9 @@ export class LagMonitor {
   }
 
   stats(reset = false): LagStats {
-    const s = { p50: this.h.percentile(50) / 1e6, p99: this.h.percentile(99) / 1e6, max: this.h.max / 1e6 };
+    // The histogram records each sampling interval as it ran; lateness is what exceeds the interval.
+    const late = (ns: number) => Math.max(0, ns / 1e6 - this.resolutionMs);
+    const s = { p50: late(this.h.percentile(50)), p99: late(this.h.percentile(99)), max: late(this.h.max) };
     if (reset) this.h.reset();
     return s;
   }

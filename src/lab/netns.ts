@@ -72,7 +72,7 @@ export function removeStaleLabs(prefix = 'hl'): string[] {
     return removed;
   }
   for (const n of names) {
-    const m = new RegExp(`^${prefix}(\\d+)-`).exec(n);
+    const m = new RegExp(`^${prefix}(\\d+)-\\d+`).exec(n);
     if (m && !pidAlive(Number(m[1]))) {
       try {
         ip('netns', 'del', n);
@@ -85,6 +85,8 @@ export function removeStaleLabs(prefix = 'hl'): string[] {
   return removed;
 }
 
+let labCount = 0;
+
 export class Lab {
   /** Namespace names are `<prefix><pid>-<name>` so stale labs can be found and removed. */
   readonly tag: string;
@@ -95,7 +97,7 @@ export class Lab {
   private closed = false;
 
   constructor(prefix = 'hl') {
-    this.tag = `${prefix}${process.pid}-`;
+    this.tag = `${prefix}${process.pid}-${labCount++}`;
     this.switchNs = `${this.tag}sw`;
     this.addNs(this.switchNs);
     ip('-n', this.switchNs, 'link', 'add', 'br0', 'type', 'bridge');

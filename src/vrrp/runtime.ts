@@ -217,7 +217,7 @@ export class VrrpRuntime {
         instance: inst.cfg.name,
         priority: next.effectivePriority,
         ...(next.state === 'MASTER' ? { reason: next.masterReason } : {}),
-        ...(next.masterAddr && next.state !== 'MASTER' ? { master: next.masterAddr } : {}),
+        ...(next.masterAddr && next.state === 'BACKUP' ? { master: next.masterAddr } : {}),
       });
       this.followers(inst, before, next.state);
     }
