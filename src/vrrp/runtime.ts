@@ -16,7 +16,6 @@ import {
   onPacket,
   onTimer,
   countActions,
-  peekHeader,
   skewUs,
   step,
   zeroStats,
@@ -181,8 +180,8 @@ export class VrrpRuntime {
 
   private onPacket(byVrid: Map<number, Inst>, raw: Uint8Array, meta: RxMeta): void {
     if (this.stopped) return;
-    const h = peekHeader(raw);
-    const inst = h ? byVrid.get(h.vrid) : undefined;
+    // The VRID is the second octet: even a truncated packet is counted against its instance.
+    const inst = raw.length >= 2 ? byVrid.get(raw[1]!) : undefined;
     if (!inst) {
       this.unknownVrid++;
       return;

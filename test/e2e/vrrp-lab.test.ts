@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { canBuildLabs } from '../../src/lab/netns.js';
 import { sleep, VrrpLab, type VrrpVariant } from './vrrp-helpers.js';
 
@@ -59,6 +60,34 @@ describe('VRRP in network namespaces: four haldir nodes', { skip }, () => {
     const limit = ((256 - 99) / 256) * 1000 + 100;
     assert.ok(took <= limit, `lb2 became MASTER ${took} ms after SIGTERM (limit ${limit.toFixed(0)})`);
     assert.ok(L!.director('lb1').output.some((l) => /MASTER -> STOP/.test(l)), 'lb1 logged its stop');
+  });
+
+  it('adverts with wrong auth, another VRID, TTL 254, a bad checksum or truncated are dropped and counted', async () => {
+    const l = L!;
+    await l.waitHolder('lb2', 3000);
+    const status = async (name: string) => {
+      const d = l.director(name);
+      const n = d.output.length;
+      d.proc!.kill('SIGUSR2');
+      await l.waitFor(() => d.output.slice(n).some((x) => x.startsWith('{"status"')), 2000, `${name} status`);
+      return JSON.parse(d.output.slice(n).find((x) => x.startsWith('{"status"'))!) as { status: { state: string; stats: Record<string, number> }[]; unknownVrid: number };
+    };
+    const before = await status('lb3');
+    const inject = fileURLToPath(new URL('./vrrp-inject.js', import.meta.url));
+    const sent = JSON.parse(l.lab.exec('client', process.execPath, [inject, 'eth0', '10.99.0.10', 'secret'])) as Record<string, number>;
+    assert.ok(Object.values(sent).every((n) => n > 0), JSON.stringify(sent));
+    await sleep(300);
+    const afterSt = await status('lb3');
+    const d = (k: string) => afterSt.status[0]!.stats[k]! - before.status[0]!.stats[k]!;
+    assert.equal(d('vrrpStatsAuthFailures'), 1, 'wrong password');
+    assert.equal(afterSt.unknownVrid - before.unknownVrid, 1, 'VRID 77');
+    assert.equal(d('vrrpv3StatisticsIpTtlErrors'), 1, 'TTL 254');
+    assert.equal(d('vrrpv3RouterChecksumErrors'), 1, 'bad checksum');
+    assert.equal(d('vrrpv3StatisticsPacketLengthErrors'), 1, 'truncated');
+    // Each was priority 254: had one been accepted, lb3 would follow the injector and lb2 would yield.
+    assert.equal(afterSt.status[0]!.state, 'BACKUP');
+    await sleep(500);
+    assert.deepEqual(l.holders(), ['lb2']);
   });
 
   it('no two masters outside the takeover instant', () => {
