@@ -1,9 +1,11 @@
 // `npm run bench`: runs the benchmarks and prints one table each, with the
 // peer measured in the same run. `npm run bench -- config` runs one by name.
 import { formatConfigScale, runConfigScale } from './config-scale.js';
+import { formatFailover, runFailover } from './failover.js';
 
-const BENCHES: Record<string, () => string> = {
+const BENCHES: Record<string, () => string | Promise<string>> = {
   config: () => formatConfigScale(runConfigScale(Number(process.env['BENCH_RUNS'] ?? 5))),
+  failover: async () => formatFailover(await runFailover()),
 };
 
 const wanted = process.argv.slice(2);
@@ -13,6 +15,6 @@ if (unknown.length) {
   process.exit(2);
 }
 for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
-  console.log(BENCHES[name]!());
+  console.log(await BENCHES[name]!());
   console.log();
 }

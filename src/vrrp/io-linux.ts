@@ -124,17 +124,15 @@ export class LinuxVrrpIo implements VrrpIo {
     const ifindex = this.links.get(iface)?.ifindex;
     if (ifindex === undefined) throw new Error(`interface ${iface} does not exist`);
     const rx = family === 4 ? this.rxSocket4(iface, ifindex, group) : this.rxSocket6(iface, ifindex, group);
-    rx.start(
-      (p: ReceivedPacket) => {
-        if (family === 4) {
-          const h = stripIpv4Header(p.data);
-          if (h) onPacket(h.payload, { src: h.src, dst: h.dst, ttl: h.ttl });
-        } else if (p.from?.family === 'inet6') {
-          onPacket(p.data, { src: p.from.address, dst: p.dst ?? group, ...(p.hopLimit !== undefined ? { ttl: p.hopLimit } : {}) });
-        }
-      },
-      (e) => this.log.warn(`VRRP socket on ${iface}: ${e.message} (re-armed)`),
-    );
+    const handle = (p: ReceivedPacket) => {
+      if (family === 4) {
+        const h = stripIpv4Header(p.data);
+        if (h) onPacket(h.payload, { src: h.src, dst: h.dst, ttl: h.ttl });
+      } else if (p.from?.family === 'inet6') {
+        onPacket(p.data, { src: p.from.address, dst: p.dst ?? group, ...(p.hopLimit !== undefined ? { ttl: p.hopLimit } : {}) });
+      }
+    };
+    rx.start(handle, (e) => this.log.warn(`VRRP socket on ${iface}: ${e.message} (re-armed)`));
     // One send socket per source address, so the kernel uses the configured source.
     const tx = new Map<string, PacketSocket>();
     const sender = (src: string): PacketSocket => {
@@ -155,6 +153,18 @@ export class LinuxVrrpIo implements VrrpIo {
           warned = true;
           this.log.warn(`VRRP send on ${iface} failed: errno ${-n}`);
         } else if (n >= 0) warned = false;
+      },
+      flush: () => {
+        for (let i = 0; i < 64; i++) {
+          let p: ReceivedPacket | undefined;
+          try {
+            p = rx.receive();
+          } catch {
+            return; // an error is the poller's to report
+          }
+          if (!p) return;
+          handle(p);
+        }
       },
       close: () => {
         rx.close();

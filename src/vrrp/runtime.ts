@@ -40,6 +40,8 @@ export interface LinkInfo {
 export interface VrrpChannel {
   /** Sends one VRRP payload (the IP header is the kernel's) with the given TTL / hop limit. */
   send(payload: Uint8Array, src: string, dst: string): void;
+  /** Handles every packet already queued, now (before a takeover decision). */
+  flush?(): void;
   close(): void;
 }
 
@@ -97,6 +99,8 @@ interface Inst {
   channel: VrrpChannel;
   cancelTimer?: () => void;
   garp: (() => void)[];
+  /** A takeover waiting for its confirmation window (see TAKEOVER_CONFIRM). */
+  pendingTakeover?: () => void;
   group?: SyncGroup;
   ownFault: boolean;
   started: boolean;
@@ -105,6 +109,19 @@ interface Inst {
 }
 
 const US = 1_000_000;
+
+/**
+ * How long a new MASTER waits, after its first advert, before it adds the VIPs
+ * and announces them: min(20 ms, advert_int / 10). At v3 0.1 s the skews of
+ * neighbouring priorities differ by 0.4 ms, finer than timers and scheduling,
+ * so two backups often fire together (keepalived then has two masters sending
+ * gratuitous ARPs, and the client may follow the wrong one). Within this window
+ * the lower one hears the higher one's advert and steps back without ever
+ * holding the address. The address owner (255) does not wait.
+ */
+export function takeoverConfirmUs(advertIntSec: number): number {
+  return Math.min(20_000, Math.round((advertIntSec * US) / 10));
+}
 
 export class VrrpRuntime {
   private readonly insts: Inst[] = [];
@@ -195,6 +212,8 @@ export class VrrpRuntime {
 
   private fire(inst: Inst): void {
     if (this.stopped) return;
+    // An advert may already be queued that would stop this takeover: read it first.
+    if (inst.fsm.state === 'BACKUP') inst.channel.flush?.();
     const r = onTimer(inst.fsm, this.io.now());
     this.apply(inst, r.state, r.actions, r.stats);
   }
@@ -229,13 +248,24 @@ export class VrrpRuntime {
       case 'sendAdvert':
         for (const dst of inst.dsts) inst.channel.send(encodeAdvert(inst.ctx, a, inst.src, dst), inst.src, dst);
         break;
-      case 'becomeMaster':
-        void this.takeAddresses(inst);
+      case 'becomeMaster': {
+        if (cfg.priority === 255) {
+          void this.takeAddresses(inst);
+          break;
+        }
+        const at = this.io.now() + takeoverConfirmUs(cfg.advertInt);
+        inst.pendingTakeover = this.io.at(at, () => {
+          delete inst.pendingTakeover;
+          if (inst.fsm.state === 'MASTER' && !this.stopped) void this.takeAddresses(inst);
+        });
         break;
+      }
       case 'leaveMaster':
       case 'becomeBackup':
       case 'becomeFault':
         // Idempotent: at startup this also removes addresses a previous run left behind.
+        inst.pendingTakeover?.();
+        delete inst.pendingTakeover;
         for (const c of inst.garp.splice(0)) c();
         for (const vip of cfg.vips) void this.io.delAddress(vip.dev ?? cfg.interface, vip).catch(() => undefined);
         break;
@@ -244,7 +274,9 @@ export class VrrpRuntime {
         break;
       case 'masterRxLowerPri':
         this.deps.notifier.notify('INSTANCE', cfg.name, cfg.notify, 'MASTER_RX_LOWER_PRI', inst.fsm.effectivePriority);
-        if (cfg.garpLowerPrioRepeat !== undefined) this.announce(inst, cfg.garpLowerPrioRepeat);
+        // keepalived: garp_lower_prio_repeat defaults to garp_master_repeat. Another router thinks it is
+        // master and may have announced the VIP: take the neighbours back at once.
+        this.announce(inst, cfg.garpLowerPrioRepeat ?? cfg.garpMasterRepeat);
         break;
       case 'priorityChanged':
         this.deps.log.info(`${cfg.name}: effective priority ${a.priority}`, { instance: cfg.name, base: cfg.priority });
@@ -260,6 +292,7 @@ export class VrrpRuntime {
   private async takeAddresses(inst: Inst): Promise<void> {
     const cfg = inst.cfg;
     const results = await Promise.allSettled(cfg.vips.map((v) => this.io.addAddress(v.dev ?? cfg.interface, v)));
+    this.deps.log.info(`${cfg.name}: holding ${cfg.vips.map((v) => v.address).join(', ')}`, { instance: cfg.name });
     results.forEach((r, n) => {
       if (r.status === 'rejected') this.deps.log.error(`${cfg.name}: cannot add ${cfg.vips[n]!.address}: ${(r.reason as Error).message}`, { instance: cfg.name });
     });
@@ -434,6 +467,7 @@ export class VrrpRuntime {
     for (const i of this.insts) {
       i.cancelTimer?.();
       i.cancelStartup?.();
+      i.pendingTakeover?.();
       for (const c of i.garp.splice(0)) c();
     }
     // Removing addresses is async; wait for it before the process goes.

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { canBuildLabs } from '../../src/lab/netns.js';
-import { sleep, VrrpLab, type VrrpVariant } from './vrrp-helpers.js';
+import { sleep, VrrpLab, type VrrpVariant } from '../../src/lab/vrrp-lab.js';
 
 const lab = canBuildLabs();
 const hasKeepalived = spawnSync('keepalived', ['--version']).status === 0;

@@ -1,13 +1,15 @@
-// Helpers for VRRP lab tests: directors (haldir or real keepalived) and a
-// client on a bridge in network namespaces, daemons started and stopped by
-// PID, and a watcher that samples who holds the VIP to catch dual masters.
+// A VRRP lab for tests and benchmarks: directors (haldir or real keepalived,
+// the same configuration for both) and a client on a bridge in network
+// namespaces, daemons started and stopped by PID, and a sampler of who holds
+// the VIP to catch dual masters.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Lab } from '../../src/lab/netns.js';
+import { Lab } from './netns.js';
 
+/** bin/haldir.js, from dist/src/lab (compiled) or src/lab. */
 export const HALDIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../bin/haldir.js' : '../../bin/haldir.js', import.meta.url));
 export const VIP = '10.99.0.100';
 
@@ -20,6 +22,8 @@ export interface Director {
   proc?: ChildProcess;
   /** haldir: state transitions with the wall-clock time of the log line. */
   transitions: { at: number; from: string; to: string }[];
+  /** When it took the VIP and announced it (wall-clock ms). */
+  announced: number[];
   output: string[];
 }
 
@@ -44,7 +48,7 @@ export class VrrpLab {
     this.lab.addHost('client', { ip: '10.99.0.10/24', mac: '02:99:00:00:00:10' });
     kinds.forEach((kind, i) => {
       const n = i + 1;
-      const d: Director = { name: `lb${n}`, kind, priority: 101 - n, ip: `10.99.0.${10 + n}`, mac: `02:99:00:00:00:${10 + n}`, transitions: [], output: [] };
+      const d: Director = { name: `lb${n}`, kind, priority: 101 - n, ip: `10.99.0.${10 + n}`, mac: `02:99:00:00:00:${10 + n}`, transitions: [], announced: [], output: [] };
       this.lab.addHost(d.name, { ip: `${d.ip}/24`, mac: d.mac });
       this.directors.push(d);
     });
@@ -110,6 +114,13 @@ export class VrrpLab {
         d.output.push(line);
         const m = /^(\S+) info VI_1: (\w+) -> (\w+)/.exec(line);
         if (m) d.transitions.push({ at: Date.parse(m[1]!), from: m[2]!, to: m[3]! });
+        // The moment the VIP is taken: haldir logs it; keepalived logs its gratuitous ARPs.
+        const h = /^(\S+) info VI_1: holding /.exec(line);
+        if (h) d.announced.push(Date.parse(h[1]!));
+        if (/\(VI_1\) Sending\/queueing gratuitous ARPs/.test(line)) d.announced.push(Date.now());
+        // keepalived -l: "(VI_1) Entering MASTER STATE"; its lines carry no time of their own.
+        const k = /\(VI_1\) Entering (\w+) STATE/.exec(line);
+        if (k) d.transitions.push({ at: Date.now(), from: '?', to: k[1]! });
       }
     };
     p.stdout?.on('data', onData);
