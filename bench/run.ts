@@ -2,10 +2,12 @@
 // peer measured in the same run. `npm run bench -- config` runs one by name.
 import { formatConfigScale, runConfigScale } from './config-scale.js';
 import { formatFailover, runFailover } from './failover.js';
+import { formatTimerIsolation, runTimerIsolation } from './timer-isolation.js';
 
 const BENCHES: Record<string, () => string | Promise<string>> = {
   config: () => formatConfigScale(runConfigScale(Number(process.env['BENCH_RUNS'] ?? 5))),
   failover: async () => formatFailover(await runFailover()),
+  timers: async () => formatTimerIsolation(await runTimerIsolation()),
 };
 
 const wanted = process.argv.slice(2);

@@ -4,10 +4,8 @@
 import { formatGroup, groupDiagnostics } from '../config/diagnostics.js';
 import { loadConfig, selectNode } from '../config/load.js';
 import type { IO } from '../cli/main.js';
-import { LinuxVrrpIo } from '../vrrp/io-linux.js';
-import { Notifier } from '../vrrp/notify.js';
-import { VrrpRuntime } from '../vrrp/runtime.js';
-import { LagMonitor } from './lag.js';
+import { Worker } from 'node:worker_threads';
+import type { FromWorker, ToWorker } from '../vrrp/worker.js';
 import { createLogger } from './log.js';
 
 export interface RunOptions {
@@ -37,21 +35,19 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     return 1;
   }
 
-  let vio: LinuxVrrpIo;
-  try {
-    vio = new LinuxVrrpIo(log, model.global.vrrp.garpInterval * 1000);
-  } catch (e) {
-    io.err(`haldir: cannot open netlink: ${(e as Error).message}\n`);
-    return 1;
-  }
-  const notifier = new Notifier(model.global, (m) => log.warn(m));
-  const rt = new VrrpRuntime(model, { io: vio, log, notifier });
-  try {
-    rt.start();
-  } catch (e) {
-    const msg = (e as Error).message;
-    io.err(`haldir: cannot start VRRP: ${msg}${/EPERM|EACCES/.test(msg) ? ' (VRRP needs root, or CAP_NET_RAW and CAP_NET_ADMIN)' : ''}\n`);
-    vio.close();
+  // VRRP runs in its own thread (src/vrrp/worker.ts): main-thread stalls cannot delay it.
+  const worker = new Worker(new URL('../vrrp/worker.js', import.meta.url), { workerData: { model } });
+  const started = await new Promise<FromWorker>((resolve) => {
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'log') io.out(m.line);
+      else if (m.type === 'status') io.out(JSON.stringify(m.status) + '\n');
+      if (m.type === 'started' || m.type === 'fatal') resolve(m);
+    });
+    worker.on('error', (e) => resolve({ type: 'fatal', message: e.message }));
+  });
+  if (started.type === 'fatal') {
+    io.err(`haldir: cannot start VRRP: ${started.message}\n`);
+    await worker.terminate();
     return 1;
   }
   log.info(`haldir vrrp started`, {
@@ -60,34 +56,24 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     pid: process.pid,
   });
 
-  // Lateness that eats into the smallest skew can make a backup take over from a live master.
-  const lag = new LagMonitor();
-  lag.start();
-  const marginMs = rt.minSkewUs() / 1000;
-  lag.watch(1000, Math.max(5, marginMs / 2), (s) =>
-    log.warn('event loop late', { maxMs: s.max.toFixed(1), p99Ms: s.p99.toFixed(1), skewMs: marginMs.toFixed(1) }),
-  );
-
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (sig: string) => {
       if (stopping) return;
       stopping = true;
       log.info(`${sig}: stopping`, {});
-      void (async () => {
-        await rt.stop();
-        await notifier.close(3000);
-        lag.stop();
-        vio.close();
+      worker.on('message', (m: FromWorker) => {
+        if (m.type !== 'stopped') return;
         log.info('stopped', {});
         for (const [s, h] of handlers) process.off(s, h);
         resolve(0);
-      })();
+      });
+      worker.postMessage({ type: 'stop' } satisfies ToWorker);
     };
     const handlers: [NodeJS.Signals, () => void][] = [
       ['SIGTERM', () => stop('SIGTERM')],
       ['SIGINT', () => stop('SIGINT')],
-      ['SIGUSR2', () => io.out(JSON.stringify({ status: rt.status(), unknownVrid: rt.unknownVrid, eventLoopLagMs: lag.stats() }) + '\n')],
+      ['SIGUSR2', () => worker.postMessage({ type: 'status' } satisfies ToWorker)],
       ['SIGHUP', () => log.warn('SIGHUP: reload is not implemented yet; restart haldir to apply a new configuration', {})],
     ];
     for (const [s, h] of handlers) process.on(s, h);
