@@ -32,7 +32,11 @@ export interface VrrpVariant {
   advertInt: number;
   auth?: string;
   unicast?: boolean;
+  /** IPv6 VIP (fd00:99::100/64, VRRPv3 over ff02::12) instead of IPv4. */
+  ipv6?: boolean;
 }
+
+export const VIP6 = 'fd00:99::100';
 
 export class VrrpLab {
   readonly lab = new Lab('hv');
@@ -75,7 +79,7 @@ export class VrrpLab {
       ...(v.auth ? ['    authentication {', '        auth_type PASS', `        auth_pass ${v.auth}`, '    }'] : []),
       ...(v.unicast ? [`    unicast_src_ip ${d.ip}`, '    unicast_peer {', ...others.map((o) => `        ${o}`), '    }'] : []),
       '    virtual_ipaddress {',
-      `        ${VIP}/24 dev eth0`,
+      v.ipv6 ? `        ${VIP6}/64 dev eth0` : `        ${VIP}/24 dev eth0`,
       '    }',
       '}',
       '',
@@ -140,7 +144,8 @@ export class VrrpLab {
     return this.directors
       .filter((d) => {
         try {
-          return this.lab.exec(d.name, 'ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0']).includes(` ${VIP}/`);
+          const fam = this.variant.ipv6 ? '-6' : '-4';
+          return this.lab.exec(d.name, 'ip', [fam, '-o', 'addr', 'show', 'dev', 'eth0']).includes(` ${this.variant.ipv6 ? VIP6 : VIP}/`);
         } catch {
           return false;
         }

@@ -99,6 +99,7 @@ const variants: [string, VrrpVariant][] = [
   ['v2, auth PASS, multicast', { version: 2, advertInt: 1, auth: 'pw12' }],
   ['v3 at 1 s, multicast', { version: 3, advertInt: 1 }],
   ['v2, unicast', { version: 2, advertInt: 1, unicast: true }],
+  ['v3, IPv6 VIP over ff02::12', { version: 3, advertInt: 1, ipv6: true }],
 ];
 
 for (const [name, v] of variants) {
