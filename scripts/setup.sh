@@ -5,11 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# keepalived: the peer that exports are checked against (keepalived -t);
+# keepalived: the VRRP peer and the judge of exports (keepalived -t); nginx-light,
+# haproxy, openssl: real servers behind health checks, the benchmark peer, test certificates;
 # nftables, iproute2, iputils (ping, arping), tcpdump: data planes and network-namespace labs;
 # time: bench RSS;
 # g++, make, python3: node-gyp builds the native addon (headers from nodejs, nodedir=/usr).
-APT_PACKAGES=(keepalived nftables iproute2 iputils-ping iputils-arping tcpdump time g++ make python3)
+APT_PACKAGES=(keepalived nginx-light haproxy openssl nftables iproute2 iputils-ping iputils-arping tcpdump time g++ make python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
