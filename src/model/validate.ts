@@ -182,17 +182,19 @@ function parseIp(s: string): Ip | undefined {
 const ipKeys = new Map<string, string>();
 
 function ipKey(s: string): string {
-  let k = ipKeys.get(s);
+  const a = s.includes('/') ? s.split('/')[0]! : s;
+  if (!a.includes(':')) {
+    // IPv4: the dotted quad without leading zeros is the key (the front ends already check it).
+    if (!/(^|\.)0\d/.test(a)) return a;
+    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
+    return v4 ? v4.slice(1).map(Number).join('.') : a;
+  }
+  let k = ipKeys.get(a);
   if (k === undefined) {
-    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-    // Dotted quads need no big integers: the key is the address without leading zeros.
-    if (v4 && v4.slice(1).every((o) => Number(o) <= 255)) k = `4:${Number(v4[1])}.${Number(v4[2])}.${Number(v4[3])}.${Number(v4[4])}`;
-    else {
-      const ip = parseIp(s.split('/')[0]!);
-      k = ip ? `${ip.family}:${ip.value}` : s.toLowerCase();
-    }
+    const ip = parseIp(a);
+    k = ip ? `${ip.family}:${ip.value}` : a.toLowerCase();
     if (ipKeys.size > 200_000) ipKeys.clear(); // bounded for a long-running daemon
-    ipKeys.set(s, k);
+    ipKeys.set(a, k);
   }
   return k;
 }
