@@ -8,6 +8,7 @@ import type {
   GlobalDefs,
   NodeModel,
   RealServer,
+  SyncGroup,
   VipAddress,
   VirtualServer,
   VrrpInstance,
@@ -85,6 +86,20 @@ export function newVrrpInstance(
   if (g.garpLowerPrioDelay !== undefined) inst.garpLowerPrioDelay = g.garpLowerPrioDelay;
   if (g.garpLowerPrioRepeat !== undefined) inst.garpLowerPrioRepeat = g.garpLowerPrioRepeat;
   return inst;
+}
+
+export function newSyncGroup(name: string, members: string[] = []): SyncGroup {
+  return {
+    name,
+    members,
+    trackInterfaces: [],
+    trackScripts: [],
+    trackFiles: [],
+    notify: {},
+    globalTracking: false,
+    trackingWeight: false,
+    notifyPriorityChanges: false,
+  };
 }
 
 export function newVirtualServer(address: VsAddress): VirtualServer {

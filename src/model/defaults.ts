@@ -1,7 +1,7 @@
 // keepalived's defaults (keepalived.conf(5), include/vrrp.h, check/check_api.c),
 // shared by every front end so that the same file means the same thing whichever
 // way it is read.
-import type { CheckerType, GlobalDefs, VrrpGlobals } from './types.js';
+import type { CheckerType, GlobalDefs, VrrpGlobals, VrrpNotify } from './types.js';
 
 export const VRRP_DEFAULTS = {
   priority: 100,
@@ -85,3 +85,14 @@ export function defaultGlobals(): GlobalDefs {
 export const IPVS_SCHEDULERS = [
   'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos',
 ] as const;
+
+/** keepalived's keyword for each notify script of an instance or sync group. */
+export const NOTIFY_KEYWORDS: Readonly<Record<keyof VrrpNotify, string>> = {
+  master: 'notify_master',
+  backup: 'notify_backup',
+  fault: 'notify_fault',
+  stop: 'notify_stop',
+  deleted: 'notify_deleted',
+  masterRxLowerPri: 'notify_master_rx_lower_pri',
+  generic: 'notify',
+};

@@ -3,6 +3,7 @@
 // priorities and timers, expanded virtual_server_groups, the IPVS table sorted
 // like the kernel listing — as plain JSON for scripts; renderPlan() lays it out
 // the way operators already read it: VRRP first, then `ipvsadm -Ln`.
+import { NOTIFY_KEYWORDS } from './defaults.js';
 import type {
   Checker,
   Family,
@@ -657,15 +658,7 @@ function showScript(s: PlanScript): string {
   return s.user === undefined ? q : `${q} as ${s.user}${s.group !== undefined ? `:${s.group}` : ''}`;
 }
 
-const NOTIFY_KEYWORD: Record<keyof VrrpNotify, string> = {
-  master: 'notify_master',
-  backup: 'notify_backup',
-  fault: 'notify_fault',
-  stop: 'notify_stop',
-  deleted: 'notify_deleted',
-  masterRxLowerPri: 'notify_master_rx_lower_pri',
-  generic: 'notify',
-};
+const NOTIFY_KEYWORD = NOTIFY_KEYWORDS;
 
 function trackLine(t: PlanTrack): string {
   let s = `track_${t.kind} ${t.name} weight ${t.weight}${t.reverse ? ' reverse' : ''} (${t.effect})`;

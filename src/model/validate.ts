@@ -5,7 +5,7 @@
 // model only; the host's interfaces and addresses come in through
 // ValidateOptions when known. Messages never include secrets (auth_pass).
 import { didYouMean, plainDiagnostic, type Diagnostic, type Severity } from '../config/diagnostics.js';
-import { IPVS_SCHEDULERS, VRRP_DEFAULTS } from './defaults.js';
+import { IPVS_SCHEDULERS, NOTIFY_KEYWORDS, VRRP_DEFAULTS } from './defaults.js';
 import { shellOnlySyntax } from './script.js';
 import type {
   Checker,
@@ -903,15 +903,6 @@ interface ScriptUse {
   block: string;
 }
 
-const NOTIFY_KEYWORDS: Record<keyof VrrpNotify, string> = {
-  master: 'notify_master',
-  backup: 'notify_backup',
-  fault: 'notify_fault',
-  stop: 'notify_stop',
-  deleted: 'notify_deleted',
-  masterRxLowerPri: 'notify_master_rx_lower_pri',
-  generic: 'notify',
-};
 
 function* notifyUses(owner: Located & { notify: VrrpNotify }, block: string): Generator<ScriptUse> {
   for (const [k, keyword] of Object.entries(NOTIFY_KEYWORDS) as [keyof VrrpNotify, string][]) {

@@ -4,7 +4,7 @@
 // check templates, `real_servers: nodes`, `unicast: true`) is resolved here, and
 // every model object gets a `src` map pointing into the YAML.
 import { defaultGlobals } from '../../model/defaults.js';
-import { familyOf, newChecker, newNodeModel, newRealServer, newVip, newVirtualServer, newVrrpInstance } from '../../model/construct.js';
+import { familyOf, newChecker, newNodeModel, newRealServer, newSyncGroup, newVip, newVirtualServer, newVrrpInstance } from '../../model/construct.js';
 import { makeScript } from '../../model/script.js';
 import type {
   Checker, Forwarding, GlobalDefs, HttpUrl, Loc, NodeModel, RealServer, Script, SrcMap, StatusRange, SyncGroup,
@@ -333,18 +333,7 @@ class Expander {
   }
 
   private syncGroup(s: NonNullable<ClusterFile['sync_groups']>[number], p: Path): SyncGroup {
-    const g: SyncGroup = {
-      name: s.name,
-      members: [...s.members],
-      trackInterfaces: [],
-      trackScripts: [],
-      trackFiles: [],
-      notify: {},
-      globalTracking: false,
-      trackingWeight: false,
-      notifyPriorityChanges: false,
-      src: this.src(p, s, ['name', 'members']),
-    };
+    const g: SyncGroup = { ...newSyncGroup(s.name, [...s.members]), src: this.src(p, s, ['name', 'members']) };
     this.plain(g, s, p, SYNC_GROUP_PLAIN);
     for (const k of ['track_interfaces', 'track_scripts', 'track_files'] as const) {
       if (s[k] === undefined) continue;

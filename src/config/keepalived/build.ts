@@ -8,11 +8,12 @@ import {
   newChecker,
   newNodeModel,
   newRealServer,
+  newSyncGroup,
   newVirtualServer,
   newVrrpInstance,
   type CheckerInherit,
 } from '../../model/construct.js';
-import { defaultGlobals, IPVS_SCHEDULERS, LVS_DEFAULTS } from '../../model/defaults.js';
+import { defaultGlobals, IPVS_SCHEDULERS, LVS_DEFAULTS, NOTIFY_KEYWORDS } from '../../model/defaults.js';
 import { makeScript } from '../../model/script.js';
 import type {
   Checker,
@@ -48,6 +49,18 @@ export interface BuildOptions {
 }
 
 const DAY = 86400;
+
+const NOTIFY_BY_KEYWORD = new Map(Object.entries(NOTIFY_KEYWORDS).map(([k, kw]) => [kw, k as keyof VrrpNotify]));
+
+/** GARP settings: the same keywords in vrrp_instance and, prefixed vrrp_, in global_defs. */
+const GARP_SETTINGS: { kw: string; field: 'garpMasterDelay' | 'garpMasterRepeat' | 'garpMasterRefresh' | 'garpMasterRefreshRepeat' | 'garpLowerPrioDelay' | 'garpLowerPrioRepeat'; min: number; max: number }[] = [
+  { kw: 'garp_master_delay', field: 'garpMasterDelay', min: 0, max: 1000 },
+  { kw: 'garp_master_repeat', field: 'garpMasterRepeat', min: 1, max: 255 },
+  { kw: 'garp_master_refresh', field: 'garpMasterRefresh', min: 0, max: DAY },
+  { kw: 'garp_master_refresh_repeat', field: 'garpMasterRefreshRepeat', min: 1, max: 255 },
+  { kw: 'garp_lower_prio_delay', field: 'garpLowerPrioDelay', min: 0, max: 1000 },
+  { kw: 'garp_lower_prio_repeat', field: 'garpLowerPrioRepeat', min: 1, max: 255 },
+];
 
 /**
  * Records where a field was written. A Token is a Loc (file, line, col), so the
@@ -178,6 +191,7 @@ export class ModelBuilder {
     for (const k of s.block ?? []) {
       const w = k.kw.text;
       setSrc(g, w, k.kw);
+      if (w.startsWith('vrrp_garp_') && this.garp(k, w.slice(5), v, B)) continue;
       switch (w) {
         case 'router_id':
           g.routerId = k.args[0]!.text;
@@ -272,24 +286,6 @@ export class ModelBuilder {
           else if (ip) v.mcastGroup6 = ip.address;
           break;
         }
-        case 'vrrp_garp_master_delay':
-          v.garpMasterDelay = this.int(k, 0, 0, 1000, B) ?? v.garpMasterDelay;
-          break;
-        case 'vrrp_garp_master_repeat':
-          v.garpMasterRepeat = this.int(k, 0, 1, 255, B) ?? v.garpMasterRepeat;
-          break;
-        case 'vrrp_garp_master_refresh':
-          v.garpMasterRefresh = this.int(k, 0, 0, DAY, B) ?? v.garpMasterRefresh;
-          break;
-        case 'vrrp_garp_master_refresh_repeat':
-          v.garpMasterRefreshRepeat = this.int(k, 0, 1, 255, B) ?? v.garpMasterRefreshRepeat;
-          break;
-        case 'vrrp_garp_lower_prio_delay':
-          v.garpLowerPrioDelay = this.int(k, 0, 0, 1000, B);
-          break;
-        case 'vrrp_garp_lower_prio_repeat':
-          v.garpLowerPrioRepeat = this.int(k, 0, 1, 255, B);
-          break;
         case 'vrrp_garp_interval':
           v.garpInterval = this.secs(k, 0, 0, 1, B) ?? 0;
           break;
@@ -460,6 +456,15 @@ export class ModelBuilder {
     return vs;
   }
 
+  /** One garp_* setting into `target` (global VRRP defaults or an instance); false if `kw` is not one. */
+  private garp(k: Stmt, kw: string, target: Pick<VrrpInstance, (typeof GARP_SETTINGS)[number]['field']>, block: BlockName): boolean {
+    const g = GARP_SETTINGS.find((x) => x.kw === kw);
+    if (!g) return false;
+    const n = this.int(k, 0, g.min, g.max, block);
+    if (n !== undefined) target[g.field] = n;
+    return true;
+  }
+
   private reverse(k: Stmt, idx: number, block: BlockName): boolean {
     const t = k.args[idx];
     if (!t) return false;
@@ -531,16 +536,7 @@ export class ModelBuilder {
   }
 
   private notify(n: VrrpNotify, k: Stmt, owner: Located): boolean {
-    const map: Record<string, keyof VrrpNotify> = {
-      notify_master: 'master',
-      notify_backup: 'backup',
-      notify_fault: 'fault',
-      notify_stop: 'stop',
-      notify_deleted: 'deleted',
-      notify_master_rx_lower_pri: 'masterRxLowerPri',
-      notify: 'generic',
-    };
-    const key = map[k.kw.text];
+    const key = NOTIFY_BY_KEYWORD.get(k.kw.text);
     if (!key) return false;
     n[key] = this.script(k);
     setSrc(owner, `notify.${key}`, k.kw);
@@ -550,18 +546,7 @@ export class ModelBuilder {
   private syncGroup(s: Stmt): SyncGroup {
     const name = s.args[0]!.text;
     const B = `vrrp_sync_group ${name}`;
-    const sg: SyncGroup = {
-      name,
-      members: [],
-      trackInterfaces: [],
-      trackScripts: [],
-      trackFiles: [],
-      notify: {},
-      globalTracking: false,
-      trackingWeight: false,
-      notifyPriorityChanges: false,
-      src: { '': s.kw },
-    };
+    const sg: SyncGroup = { ...newSyncGroup(name), src: { '': s.kw } };
     for (const k of s.block ?? []) {
       setSrc(sg, k.kw.text, k.kw);
       if (this.notify(sg.notify, k, sg)) continue;
@@ -605,6 +590,7 @@ export class ModelBuilder {
     for (const k of s.block ?? []) {
       setSrc(inst, fieldFor(k.kw.text), k.kw);
       if (this.notify(inst.notify, k, inst)) continue;
+      if (k.kw.text.startsWith('garp_') && this.garp(k, k.kw.text, inst, B)) continue;
       switch (k.kw.text) {
         case 'state': {
           const st = this.oneOf(k, ['MASTER', 'BACKUP'] as const, B);
@@ -707,24 +693,6 @@ export class ModelBuilder {
           break;
         case 'down_timer_adverts':
           inst.downTimerAdverts = this.int(k, 0, 1, 100, B) ?? inst.downTimerAdverts;
-          break;
-        case 'garp_master_delay':
-          inst.garpMasterDelay = this.int(k, 0, 0, 1000, B) ?? inst.garpMasterDelay;
-          break;
-        case 'garp_master_repeat':
-          inst.garpMasterRepeat = this.int(k, 0, 1, 255, B) ?? inst.garpMasterRepeat;
-          break;
-        case 'garp_master_refresh':
-          inst.garpMasterRefresh = this.int(k, 0, 0, DAY, B) ?? inst.garpMasterRefresh;
-          break;
-        case 'garp_master_refresh_repeat':
-          inst.garpMasterRefreshRepeat = this.int(k, 0, 1, 255, B) ?? inst.garpMasterRefreshRepeat;
-          break;
-        case 'garp_lower_prio_delay':
-          inst.garpLowerPrioDelay = this.int(k, 0, 0, 1000, B);
-          break;
-        case 'garp_lower_prio_repeat':
-          inst.garpLowerPrioRepeat = this.int(k, 0, 1, 255, B);
           break;
         case 'lower_prio_no_advert':
           inst.lowerPrioNoAdvert = this.bool(k, B);

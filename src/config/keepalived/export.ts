@@ -6,7 +6,7 @@
 // keepalived would otherwise infer something different: global_defs only
 // carries non-defaults, instances only override what global_defs already says,
 // and checkers spell out all their effective timings.
-import { defaultGlobals, VRRP_DEFAULTS } from '../../model/defaults.js';
+import { defaultGlobals, NOTIFY_KEYWORDS, VRRP_DEFAULTS } from '../../model/defaults.js';
 import type {
   Checker,
   Forwarding,
@@ -228,16 +228,7 @@ function writeTracking(w: Writer, o: { trackInterfaces: TrackRef[]; trackScripts
 }
 
 function writeNotify(w: Writer, n: VrrpNotify): void {
-  const kw: [keyof VrrpNotify, string][] = [
-    ['master', 'notify_master'],
-    ['backup', 'notify_backup'],
-    ['fault', 'notify_fault'],
-    ['stop', 'notify_stop'],
-    ['deleted', 'notify_deleted'],
-    ['masterRxLowerPri', 'notify_master_rx_lower_pri'],
-    ['generic', 'notify'],
-  ];
-  for (const [k, keyword] of kw) {
+  for (const [k, keyword] of Object.entries(NOTIFY_KEYWORDS) as [keyof VrrpNotify, string][]) {
     const s = n[k];
     if (s) w.line(`${keyword} ${script(s)}`);
   }
