@@ -9,6 +9,9 @@ import { exportKeepalived } from '../config/keepalived/export.js';
 import { loadConfig, selectNode, type LoadedConfig } from '../config/load.js';
 import { planNode, renderPlan } from '../model/plan.js';
 import { RULES } from '../model/validate.js';
+import { checkOnce, renderOnce } from '../health/once.js';
+import { createRunCheck } from '../health/checkers/index.js';
+import { formatGenhash, genhash } from '../health/genhash.js';
 import { stripSrc } from '../model/compare.js';
 import { EXIT, UsageError, type IO } from './main.js';
 
@@ -124,4 +127,42 @@ export function rulesCommand(o: CommonOpts, io: IO): number {
     for (const r of RULES) io.out(`${r.code.padEnd(w)}  ${r.severity.padEnd(7)}  ${r.describe}\n`);
   }
   return EXIT.ok;
+}
+
+export async function checkCommand(files: string[], o: CommonOpts & { once?: boolean }, io: IO): Promise<number> {
+  if (!o.once) throw new UsageError('haldir check runs one round and exits: give --once (the continuous checks are part of haldir run)');
+  const cfg = load(files, o);
+  const { errors } = counts(cfg.diagnostics);
+  if (errors > 0) {
+    printDiagnostics(cfg.diagnostics, io);
+    io.err(`haldir: no checks run: the configuration has ${plural(errors, 'error')}\n`);
+    return EXIT.invalid;
+  }
+  const sel = selectNode(cfg, o.node);
+  if (sel.error) throw new UsageError(sel.error);
+  const model = sel.model!;
+  const servers = await checkOnce(model, createRunCheck({ trackFiles: model.trackFiles }));
+  io.out(o.json ? JSON.stringify(servers, null, 2) + '\n' : renderOnce(servers));
+  // Exit 1 when a real server is down, so scripts can use it.
+  return servers.every((s) => s.up) ? EXIT.ok : EXIT.invalid;
+}
+
+export async function genhashCommand(o: { url: string; virtualhost?: string; ssl?: boolean; sni?: string | boolean; timeout?: string; verbose?: boolean }, io: IO): Promise<number> {
+  const timeoutMs = o.timeout === undefined ? undefined : Number(o.timeout) * 1000;
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError(`--timeout takes seconds, got "${o.timeout}"`);
+  try {
+    const r = await genhash({
+      url: o.url,
+      ...(o.virtualhost !== undefined ? { virtualhost: o.virtualhost } : {}),
+      ...(o.ssl ? { ssl: true } : {}),
+      ...(typeof o.sni === 'string' ? { sniName: o.sni } : o.sni ? { sni: true } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    });
+    const text = formatGenhash(r, { verbose: o.verbose === true });
+    io.out(text.endsWith('\n') ? text : text + '\n');
+    return EXIT.ok;
+  } catch (e) {
+    io.err(`haldir genhash: ${(e as Error).message}\n`);
+    return EXIT.invalid;
+  }
 }

@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { demoCommand } from './demo.js';
 import { runDaemon, RunUsageError } from '../daemon/run.js';
-import { exportCommand, planCommand, rulesCommand, schemaCommand, validateCommand } from './commands.js';
+import { checkCommand, exportCommand, genhashCommand, planCommand, rulesCommand, schemaCommand, validateCommand } from './commands.js';
 
 export interface IO {
   out: (s: string) => void;
@@ -80,6 +80,25 @@ function program(io: IO, setCode: (c: number) => void): Command {
         throw e;
       }
     });
+
+  p.command('check')
+    .description("run every health check of a node once and print, per real server, up/down, latency and the reason")
+    .argument('<file...>', 'a cluster YAML file, or keepalived.conf files')
+    .addOption(nodeOpt())
+    .addOption(idOpt())
+    .addOption(jsonOpt())
+    .option('--once', 'one round, then exit (exit 1 when a real server is down)')
+    .action(async (files: string[], o) => setCode(await checkCommand(files, o, io)));
+
+  p.command('genhash')
+    .description("keepalived's genhash: fetch a URL as HTTP_GET/SSL_GET does and print the MD5 of the body for a digest line")
+    .requiredOption('--url <url>', 'http://address[:port]/path or https://…')
+    .option('--virtualhost <host>', 'Host header (default: the address, as keepalived)')
+    .option('--ssl', 'use TLS (implied by https://)')
+    .option('--sni [name]', 'send SNI: this name, or the virtualhost')
+    .option('--timeout <seconds>', 'whole request deadline (default 5, keepalived connect_timeout)')
+    .option('--verbose', 'also print the request and the response headers')
+    .action(async (o) => setCode(await genhashCommand(o, io)));
 
   p.command('rules')
     .description('list the semantic checks validate runs, with their codes and severities')

@@ -23,6 +23,8 @@ export interface CheckResult {
   weight?: number;
   /** HTTP status when one was received. */
   status?: number;
+  /** FILE_CHECK: value × weight, added to the real server's configured weight (keepalived track_file). */
+  weightDelta?: number;
 }
 
 export interface AttemptOptions {
