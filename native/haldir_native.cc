@@ -70,6 +70,14 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
   return Result(info.Env(), bind(Int(info, 0), reinterpret_cast<sockaddr*>(sa.data), sa.len));
 }
 
+// connect(fd, sockaddr) -> 0 | -errno; on a non-blocking socket -EINPROGRESS means "poll for
+// writable, then read SO_ERROR" (health checks open thousands of these a second: no streams).
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  Bytes sa = info.Length() >= 2 ? GetBytes(info[1], false) : Bytes{};
+  if (!Ints(info, 1) || !sa.ok) return TypeError(info.Env(), "connect(fd, sockaddr: Uint8Array)");
+  return Result(info.Env(), connect(Int(info, 0), reinterpret_cast<sockaddr*>(sa.data), sa.len));
+}
+
 Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
   Bytes v = info.Length() >= 4 ? GetBytes(info[3], false) : Bytes{};
   if (!Ints(info, 3) || !v.ok) return TypeError(info.Env(), "setsockopt(fd, level, name, value: Uint8Array)");
@@ -235,6 +243,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socket", Napi::Function::New<Socket>(env, "socket"));
   exports.Set("bind", Napi::Function::New<Bind>(env, "bind"));
+  exports.Set("connect", Napi::Function::New<Connect>(env, "connect"));
   exports.Set("setsockopt", Napi::Function::New<SetSockOpt>(env, "setsockopt"));
   exports.Set("getsockopt", Napi::Function::New<GetSockOpt>(env, "getsockopt"));
   exports.Set("sendto", Napi::Function::New<SendTo>(env, "sendto"));

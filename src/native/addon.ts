@@ -28,6 +28,8 @@ export interface NativeAddon {
   /** socket(2) with SOCK_NONBLOCK | SOCK_CLOEXEC added: fd or -errno. */
   socket(domain: number, type: number, protocol: number): number;
   bind(fd: number, sockaddr: Uint8Array): number;
+  /** 0, or -errno; -EINPROGRESS on a non-blocking stream socket: poll for writable, then read SO_ERROR. */
+  connect(fd: number, sockaddr: Uint8Array): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
   /** The option value trimmed to the length the kernel returned, or -errno. */
   getsockopt(fd: number, level: number, name: number, maxLen: number): Buffer | number;

@@ -299,12 +299,14 @@ describe('TCP_CHECK', () => {
     const r = await runCheck({ ...common, type: 'TCP_CHECK' }, at(closedPort));
     assert.deepEqual([r.ok, r.reason], [false, 'connection refused']);
   });
-  it('honours bindto (127.0.0.2) and refuses bind_if with a reason', async () => {
+  it('honours bindto (127.0.0.2) and bind_if (SO_BINDTODEVICE); a missing interface is a reason', async () => {
     const r = await runCheck({ ...common, type: 'TCP_CHECK', bindTo: '127.0.0.2' }, at(httpPort));
     assert.equal(r.ok, true, r.reason);
     const b = await runCheck({ ...common, type: 'TCP_CHECK', bindIf: 'lo' }, at(httpPort));
-    assert.equal(b.ok, false);
-    assert.match(b.reason, /^bind_if lo not supported/);
+    assert.equal(b.ok, true, b.reason);
+    const n = await runCheck({ ...common, type: 'TCP_CHECK', bindIf: 'nosuch0' }, at(httpPort));
+    assert.equal(n.ok, false);
+    assert.match(n.reason, /^bind_if nosuch0: /);
   });
   it('stops on abort', async () => {
     const ac = new AbortController();
