@@ -4,7 +4,6 @@
 // quorum_up/down scripts, LVS notify FIFO lines, logs, and a callback with the
 // table the data plane should program. Time, timers and the checkers are
 // injected, so tests drive it on a fake clock.
-import { setMaxListeners } from 'node:events';
 import type { Logger } from '../daemon/log.js';
 import type { NodeModel, Script } from '../model/types.js';
 import { runScript, type RunResult } from '../process/run.js';
@@ -69,15 +68,12 @@ export class HealthEngine {
   private services: ServiceStates = {};
   private running = new Map<string, Running>();
   private stopped = false;
-  /** Aborts every attempt in flight at a reload or stop (one controller per generation, not per attempt). */
-  private generation = HealthEngine.controller();
-
-  /** Thousands of attempts listen on one signal: that is the design, not a leak. */
-  private static controller(): AbortController {
-    const c = new AbortController();
-    setMaxListeners(0, c.signal);
-    return c;
-  }
+  /**
+   * Bumped at a reload or stop: results of attempts started before are dropped.
+   * (Attempts are not aborted: they end within connect_timeout anyway, and an
+   * abort listener per attempt on a shared signal cost more than the checks.)
+   */
+  private generation = 0;
   /** Attempts finished, for rate measurements. */
   attempts = 0;
   private inFlight = 0;
@@ -124,20 +120,17 @@ export class HealthEngine {
   private async attempt(ref: CheckerRef, urlIndex: number | undefined): Promise<void> {
     const run = this.running.get(ref.key);
     if (!run || this.stopped) return;
-    const signal = this.generation.signal;
+    const generation = this.generation;
     const started = this.deps.now();
     this.inFlight++;
     let r;
     try {
-      r = await this.deps.runCheck(ref.checker, checkTarget(ref.rs, ref.checker), {
-        ...(urlIndex !== undefined ? { urlIndex } : {}),
-        signal,
-      });
+      r = await this.deps.runCheck(ref.checker, checkTarget(ref.rs, ref.checker), urlIndex !== undefined ? { urlIndex } : {});
     } finally {
       this.release();
     }
     // Superseded by a reload or a stop while it ran: the result belongs to nobody.
-    if (this.stopped || signal.aborted || this.running.get(ref.key) !== run || run.ref !== ref) return;
+    if (this.stopped || generation !== this.generation || this.running.get(ref.key) !== run || run.ref !== ref) return;
     this.attempts++;
     const prev = this.checks[ref.key];
     if (!prev) return;
@@ -201,8 +194,7 @@ export class HealthEngine {
     // A carried state keeps its place in the schedule (its wait is relative to its last attempt).
     for (const run of this.running.values()) run.cancel?.();
     this.running.clear();
-    this.generation.abort();
-    this.generation = HealthEngine.controller();
+    this.generation++;
     const r = evaluate(model, this.checks, carried.services);
     this.services = r.services;
     this.act(r.events);
@@ -234,7 +226,7 @@ export class HealthEngine {
     for (const run of this.running.values()) run.cancel?.();
     this.running.clear();
     this.waiting.length = 0;
-    this.generation.abort();
+    this.generation++;
     this.act(shutdownEvents(this.model, this.services), 1000);
   }
 }

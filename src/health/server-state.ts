@@ -118,8 +118,13 @@ export interface CheckerRef {
   checker: Checker;
 }
 
+// Computed once per model: evaluate() runs on every state change and the keys are costly.
+const listed = new WeakMap<NodeModel, CheckerRef[]>();
+
 /** Every checker of the model with its state key (identical checkers on one server are told apart by their order). */
 export function listCheckers(model: NodeModel): CheckerRef[] {
+  const cached = listed.get(model);
+  if (cached) return cached;
   const out: CheckerRef[] = [];
   for (const vs of model.virtualServers) {
     const vk = vsKey(vs);
@@ -134,6 +139,7 @@ export function listCheckers(model: NodeModel): CheckerRef[] {
       }
     }
   }
+  listed.set(model, out);
   return out;
 }
 
