@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDiagnostic, type Diagnostic } from '../../src/config/diagnostics.js';
 import { makeScript } from '../../src/model/script.js';
+import { newSyncGroup } from '../../src/model/construct.js';
 import type { NodeModel, SyncGroup, VirtualServer } from '../../src/model/types.js';
 import { RULES, validateNode, type ValidateOptions } from '../../src/model/validate.js';
 import {
@@ -55,18 +56,7 @@ function fwmarkService(m: NodeModel, withPort: boolean): VirtualServer {
 }
 
 function syncGroup(m: NodeModel, name: string, members: string[]): SyncGroup {
-  const g: SyncGroup = {
-    name,
-    members,
-    trackInterfaces: [],
-    trackScripts: [],
-    trackFiles: [],
-    notify: {},
-    globalTracking: false,
-    trackingWeight: false,
-    notifyPriorityChanges: false,
-    src: src('members'),
-  };
+  const g: SyncGroup = { ...newSyncGroup(name, members), src: src('members') };
   m.syncGroups.push(g);
   return g;
 }

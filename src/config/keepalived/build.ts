@@ -958,6 +958,8 @@ export class ModelBuilder {
     for (const k of s.block ?? []) {
       const w = k.kw.text;
       setSrc(vs, fieldFor(w), k.kw);
+      // delay_loop is the service's own setting here (below); the other timings are inherited.
+      if (w !== 'delay_loop' && this.timing(k, inh, label)) continue;
       switch (w) {
         case 'delay_loop':
           vs.delayLoop = this.secs(k, 0, 0.001, DAY, label) ?? vs.delayLoop;
@@ -1035,18 +1037,6 @@ export class ModelBuilder {
           vs.inhibitOnFailure = this.bool(k, label);
           inh.inhibitOnFailure = vs.inhibitOnFailure;
           break;
-        case 'retry':
-          inh.retry = this.int(k, 0, 0, 2 ** 31 - 1, label);
-          break;
-        case 'delay_before_retry':
-          inh.delayBeforeRetry = this.secs(k, 0, 0, DAY, label);
-          break;
-        case 'warmup':
-          inh.warmup = this.secs(k, 0, 0, DAY, label);
-          break;
-        case 'connect_timeout':
-          inh.connectTimeout = this.secs(k, 0, 0.001, DAY, label);
-          break;
         case 'hashed':
           vs.schedFlags.hashed = true;
           break;
@@ -1120,6 +1110,7 @@ export class ModelBuilder {
     for (const k of s.block ?? []) {
       const w = k.kw.text;
       setSrc(rs, fieldFor(w), k.kw);
+      if (this.timing(k, inh, label)) continue;
       switch (w) {
         case 'weight':
           rs.weight = this.int(k, 0, 0, 65535, label) ?? rs.weight;
@@ -1148,21 +1139,6 @@ export class ModelBuilder {
           rs.alpha = this.bool(k, label);
           inh.alpha = rs.alpha;
           break;
-        case 'retry':
-          inh.retry = this.int(k, 0, 0, 2 ** 31 - 1, label);
-          break;
-        case 'delay_before_retry':
-          inh.delayBeforeRetry = this.secs(k, 0, 0, DAY, label);
-          break;
-        case 'warmup':
-          inh.warmup = this.secs(k, 0, 0, DAY, label);
-          break;
-        case 'connect_timeout':
-          inh.connectTimeout = this.secs(k, 0, 0.001, DAY, label);
-          break;
-        case 'delay_loop':
-          inh.delayLoop = this.secs(k, 0, 0.001, DAY, label);
-          break;
         case 'smtp_alert':
           rs.smtpAlert = this.bool(k, label);
           break;
@@ -1181,6 +1157,32 @@ export class ModelBuilder {
     return rs;
   }
 
+  /**
+   * retry, delay_before_retry, warmup, connect_timeout, delay_loop: written at
+   * virtual_server, real_server or checker level, each inherited downwards.
+   */
+  private timing(k: Stmt, into: Pick<Inherit, 'retry' | 'delayBeforeRetry' | 'warmup' | 'connectTimeout' | 'delayLoop'>, label: BlockName): boolean {
+    switch (k.kw.text) {
+      case 'retry':
+      case 'nb_get_retry':
+        into.retry = this.int(k, 0, 0, 2 ** 31 - 1, label);
+        return true;
+      case 'delay_before_retry':
+        into.delayBeforeRetry = this.secs(k, 0, 0, DAY, label);
+        return true;
+      case 'warmup':
+        into.warmup = this.secs(k, 0, 0, DAY, label);
+        return true;
+      case 'connect_timeout':
+        into.connectTimeout = this.secs(k, 0, 0.001, DAY, label);
+        return true;
+      case 'delay_loop':
+        into.delayLoop = this.secs(k, 0, 0.001, DAY, label) ?? into.delayLoop;
+        return true;
+    }
+    return false;
+  }
+
   private checker(s: Stmt, rs: RealServer, inh: Inherit, rsLabel: BlockName): Checker | undefined {
     const type = s.kw.text as Checker['type'];
     const label = lazy(() => `${String(rsLabel)} > ${type}`);
@@ -1189,23 +1191,8 @@ export class ModelBuilder {
     const rest: Stmt[] = [];
     const conn: Partial<SmtpHost> = {};
     for (const k of s.block ?? []) {
+      if (this.timing(k, own, label)) continue;
       switch (k.kw.text) {
-        case 'retry':
-        case 'nb_get_retry':
-          own.retry = this.int(k, 0, 0, 2 ** 31 - 1, label);
-          break;
-        case 'delay_before_retry':
-          own.delayBeforeRetry = this.secs(k, 0, 0, DAY, label);
-          break;
-        case 'warmup':
-          own.warmup = this.secs(k, 0, 0, DAY, label);
-          break;
-        case 'delay_loop':
-          own.delayLoop = this.secs(k, 0, 0.001, DAY, label) ?? own.delayLoop;
-          break;
-        case 'connect_timeout':
-          own.connectTimeout = this.secs(k, 0, 0.001, DAY, label);
-          break;
         case 'alpha':
           own.alpha = this.bool(k, label);
           break;
