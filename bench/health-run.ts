@@ -58,6 +58,7 @@ setTimeout(() => {
         lagP50Ms: s.p50,
         lagP99Ms: s.p99,
         cpuPercent: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
+        userPercent: (cpu.user / 1e6 / wall) * 100,
         rssMB: process.resourceUsage().maxRSS / 1024,
         down,
       }) + '\n',
