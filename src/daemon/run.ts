@@ -77,5 +77,14 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
       ['SIGHUP', () => log.warn('SIGHUP: reload is not implemented yet; restart haldir to apply a new configuration', {})],
     ];
     for (const [s, h] of handlers) process.on(s, h);
+    // The VRRP thread dying is fatal: exit non-zero so a supervisor (systemd) restarts haldir,
+    // rather than run on without VRRP and hold or miss the addresses silently.
+    worker.on('error', (e) => log.error(`VRRP thread failed: ${e.stack ?? e.message}`, {}));
+    worker.on('exit', (code) => {
+      if (stopping) return;
+      log.error('VRRP thread exited unexpectedly', { code });
+      for (const [s, h] of handlers) process.off(s, h);
+      resolve(1);
+    });
   });
 }
