@@ -7,6 +7,23 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const BASE_PORT = 21000;
+export const STATUS_PORT = BASE_PORT - 2;
+
+/** Connections nginx has accepted so far (stub_status). */
+export async function nginxAccepts(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const c = net.connect(STATUS_PORT, '127.0.0.1', () => c.write('GET / HTTP/1.0\r\n\r\n'));
+    let body = '';
+    c.on('data', (d) => (body += d.toString()));
+    c.on('end', () => {
+      const m = /\n\s*(\d+)\s+\d+\s+\d+/.exec(body);
+      if (m) resolve(Number(m[1]));
+      else reject(new Error(`unexpected stub_status: ${body.slice(0, 200)}`));
+    });
+    c.on('error', reject);
+  });
+}
 
 export interface ServerSet {
   addresses: string[];
@@ -46,6 +63,8 @@ export function startNginx(dir: string, set: ServerSet): ChildProcess {
       ...set.ports.map((p) => `    listen ${p} reuseport;`),
       '    location / { return 200 "ok\\n"; }',
       '  }',
+      // nginx's own count of accepted connections: what each checker really achieved.
+      `  server { listen 127.0.0.1:${STATUS_PORT}; location / { stub_status; } }`,
       '}',
       '',
     ].join('\n'),
