@@ -19,7 +19,7 @@ export function timeoutOf(seconds: number | undefined, fallbackSeconds = 5): num
   return Math.max(1, Math.round(s * 1000));
 }
 
-const ERRNO_WORDS: Record<string, string> = {
+export const ERRNO_WORDS_BY_NAME: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset',
   EPIPE: 'connection reset',
@@ -40,7 +40,7 @@ const ERRNO_WORDS: Record<string, string> = {
 export function errorReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException | undefined;
   const code = e?.code;
-  if (code && ERRNO_WORDS[code]) return ERRNO_WORDS[code]!;
+  if (code && ERRNO_WORDS_BY_NAME[code]) return ERRNO_WORDS_BY_NAME[code]!;
   if (code) return `${code}${e?.message && !e.message.includes(code) ? `: ${e.message}` : ''}`;
   return e?.message ?? String(err);
 }

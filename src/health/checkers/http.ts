@@ -15,6 +15,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { HttpChecker, HttpUrl, StatusRange } from '../../model/types.js';
 import type { AttemptOptions, CheckResult, CheckTarget } from '../types.js';
+import { rawHttpFetch } from './http-raw.js';
 import { deadline, done, errorReason, localOf, now, targetPortMissing, timeoutOf, unsupportedOptions } from './common.js';
 
 export type HttpProtocol = '1.0' | '1.0C' | '1.1';
@@ -78,7 +79,7 @@ export type HttpFetchResult = { ok: true; response: HttpResponse; latencyMs: num
 const NO_BODY = (status: number) => (status >= 100 && status < 200) || status === 204 || status === 304;
 
 /** Offset just past the blank line ending the header block; -1 when not there yet. Bare LF tolerated. */
-function headerEnd(buf: Buffer): number {
+export function headerEnd(buf: Buffer): number {
   const crlf = buf.indexOf('\r\n\r\n');
   const lf = buf.indexOf('\n\n');
   if (crlf >= 0 && (lf < 0 || crlf < lf)) return crlf + 4;
@@ -123,7 +124,7 @@ export function dechunk(raw: Buffer): Dechunked {
   }
 }
 
-function parseResponse(buf: Buffer, end: number, eof: boolean): HttpResponse {
+export function parseResponse(buf: Buffer, end: number, eof: boolean): HttpResponse {
   const rawHeader = buf.subarray(0, end).toString('latin1').replace(/\r?\n\r?\n$/, '');
   const lines = rawHeader.split(/\r?\n/);
   const statusLine = lines[0] ?? '';
@@ -160,6 +161,8 @@ function parseResponse(buf: Buffer, end: number, eof: boolean): HttpResponse {
 
 /** One GET with keepalived's request; never throws. */
 export function httpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
+  // Plain HTTP goes over a bare socket (see http-raw.ts); TLS needs node's tls.
+  if (!o.tls) return rawHttpFetch(o);
   const t0 = now();
   return new Promise((resolve) => {
     let settled = false;

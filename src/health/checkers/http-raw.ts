@@ -1,0 +1,127 @@
+// Plain-HTTP transport for HTTP_GET on a bare non-blocking socket from the
+// native addon: connect, poll writable, send keepalived's request, poll
+// readable until the response is complete or the server closes. Thousands of
+// checks a second must not each build a node stream (measured: the stream
+// machinery cost more than the check). The parsing is http.ts's.
+import { isIP } from 'node:net';
+import { addon } from '../../native/addon.js';
+import { AF_INET, AF_INET6, SO_ERROR, SOCK_STREAM, SOL_SOCKET, UV_READABLE, UV_WRITABLE } from '../../native/constants.js';
+import { errnoName, errnoText } from '../../native/errors.js';
+import { sockaddrIn, sockaddrIn6 } from '../../native/sockaddr.js';
+import { ERRNO_WORDS_BY_NAME } from './common.js';
+import { buildRequest, headerEnd, MAX_RESPONSE_BYTES, parseResponse, type HttpFetchOptions, type HttpFetchResult } from './http.js';
+
+const EINPROGRESS = 115;
+const EAGAIN = 11;
+const SO_LINGER = 13;
+const ABORTIVE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+const CHUNK = 64 * 1024;
+/** One receive buffer for every check: reads are synchronous and copied out at once. */
+const RBUF = Buffer.allocUnsafe(CHUNK);
+
+function words(errno: number): string {
+  return ERRNO_WORDS_BY_NAME[errnoName(errno)] ?? errnoText(errno);
+}
+
+function sockaddr(address: string, port: number, family: 4 | 6): Uint8Array {
+  return family === 4 ? sockaddrIn(address, port) : sockaddrIn6(address, 0, port);
+}
+
+export function rawHttpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
+  const t0 = performance.now();
+  const latency = () => Math.round((performance.now() - t0) * 10) / 10;
+  const family: 4 | 6 = o.family ?? (isIP(o.address) === 6 ? 6 : 4);
+  if (!isIP(o.address)) return Promise.resolve({ ok: false, reason: `bad address ${o.address}`, latencyMs: 0 });
+  const A = addon();
+  const fd = A.socket(family === 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return Promise.resolve({ ok: false, reason: `socket: ${errnoText(-fd)}`, latencyMs: latency() });
+  A.setsockopt(fd, SOL_SOCKET, SO_LINGER, ABORTIVE);
+  if (o.localAddress || o.localPort) {
+    const rc = A.bind(fd, sockaddr(o.localAddress ?? (family === 4 ? '0.0.0.0' : '::'), o.localPort ?? 0, family));
+    if (rc < 0) {
+      A.close(fd);
+      return Promise.resolve({ ok: false, reason: `cannot bind: ${words(-rc)}`, latencyMs: latency() });
+    }
+  }
+  const rc = A.connect(fd, sockaddr(o.address, o.port, family));
+  if (rc < 0 && rc !== -EINPROGRESS) {
+    A.close(fd);
+    return Promise.resolve({ ok: false, reason: words(-rc), latencyMs: latency() });
+  }
+  return new Promise((resolve) => {
+    let settled = false;
+    let phase = 'connecting';
+    let request: Buffer | undefined = Buffer.from(buildRequest(o.path, o.host, o.protocol), 'latin1');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let buf = Buffer.alloc(0);
+    let end = -1;
+    const finish = (r: HttpFetchResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+      poller.close();
+      A.close(fd);
+      resolve(r);
+    };
+    const fail = (reason: string) => finish({ ok: false, reason, latencyMs: latency() });
+    const succeed = (eof: boolean) => finish({ ok: true, response: parseResponse(buf, end, eof), latencyMs: latency() });
+    const joined = () => {
+      if (chunks.length) {
+        buf = Buffer.concat([buf, ...chunks]);
+        chunks.length = 0;
+      }
+      return buf;
+    };
+    const onReadable = () => {
+      for (;;) {
+        const r = A.recvmsg(fd, RBUF, null, null);
+        if (typeof r === 'number') {
+          if (r === -EAGAIN) break;
+          joined();
+          // A reset after a complete header block still delivered a response.
+          if (end >= 0 && parseResponse(buf, end, false).complete) return succeed(false);
+          return fail(`${words(-r)} (reading response)`);
+        }
+        const n = r[0];
+        if (n === 0) {
+          joined();
+          if (end >= 0 || (end = headerEnd(buf)) >= 0) return succeed(true);
+          return fail(buf.length === 0 ? 'no reply' : `malformed response (no end of headers in ${buf.length} bytes)`);
+        }
+        phase = 'reading response';
+        chunks.push(Buffer.from(RBUF.subarray(0, n)));
+        size += n;
+        if (size > MAX_RESPONSE_BYTES) return fail(`response larger than ${MAX_RESPONSE_BYTES} bytes`);
+      }
+      joined();
+      if (end < 0) end = headerEnd(buf);
+      // Stop as soon as the message is complete: a server ignoring "Connection: close" is no timeout.
+      if (end >= 0 && parseResponse(buf, end, false).complete) succeed(false);
+    };
+    const poller = new A.Poller(fd, (status, events) => {
+      if (settled) return;
+      if (request) {
+        // Connected (or failed): SO_ERROR says which.
+        const e = A.getsockopt(fd, SOL_SOCKET, SO_ERROR, 4);
+        const errno = typeof e === 'number' ? -e : e.readInt32LE(0);
+        if (errno !== 0) return fail(words(errno));
+        if (status < 0) return fail(`poll error ${status}`);
+        phase = 'waiting for response';
+        const n = A.sendto(fd, request, null);
+        if (n < 0) return fail(words(-n));
+        // keepalived's request is a few hundred bytes: a short write is rare but handled.
+        request = n < request.length ? request.subarray(n) : undefined;
+        if (!request) poller.start(UV_READABLE);
+        return;
+      }
+      if (events & UV_READABLE || status < 0) onReadable();
+    });
+    const timer = setTimeout(() => fail(`timeout after ${o.timeoutMs} ms (${phase})`), o.timeoutMs);
+    const onAbort = () => fail('aborted');
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.signal?.aborted) onAbort();
+    else poller.start(UV_WRITABLE);
+  });
+}
