@@ -12,6 +12,9 @@ import { ERRNO_WORDS_BY_NAME } from './common.js';
 import { buildRequest, headerEnd, MAX_RESPONSE_BYTES, parseResponse, type HttpFetchOptions, type HttpFetchResult } from './http.js';
 
 const EINPROGRESS = 115;
+const IPPROTO_TCP = 6;
+const TCP_INFO = 11;
+const TCP_ESTABLISHED = 1;
 const EAGAIN = 11;
 const SO_LINGER = 13;
 const ABORTIVE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
@@ -121,7 +124,16 @@ export function rawHttpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
     const timer = setTimeout(() => fail(`timeout after ${o.timeoutMs} ms (${phase})`), o.timeoutMs);
     const onAbort = () => fail('aborted');
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    if (o.signal?.aborted) onAbort();
-    else poller.start(UV_WRITABLE);
+    if (o.signal?.aborted) return onAbort();
+    // Often connected already (loopback, fast links: TCP_INFO state ESTABLISHED): send at once
+    // and wait only for the answer, saving a poll round.
+    const info = A.getsockopt(fd, IPPROTO_TCP, TCP_INFO, 1);
+    if (typeof info !== 'number' && info[0] === TCP_ESTABLISHED) {
+      phase = 'waiting for response';
+      const n = A.sendto(fd, request!, null);
+      if (n < 0) return fail(words(-n));
+      request = n < request!.length ? request!.subarray(n) : undefined;
+    }
+    poller.start(request ? UV_WRITABLE : UV_READABLE);
   });
 }
