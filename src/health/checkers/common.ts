@@ -1,6 +1,7 @@
 // Shared pieces of the checkers: timing, result construction, the operator
 // wording of socket errors, and the connection options (bindto, bind_port,
 // bind_if, fwmark) that node's sockets can or cannot honour.
+import { sockaddrIn, sockaddrIn6 } from '../../native/sockaddr.js';
 import type { CheckerCommon } from '../../model/types.js';
 import type { CheckResult, CheckTarget } from '../types.js';
 
@@ -134,4 +135,19 @@ export function keepalivedFiller(len: number): Buffer {
 
 export function targetPortMissing(t: CheckTarget): CheckResult | undefined {
   return t.port === undefined ? { ok: false, reason: 'no port to connect to (set connect_port)', latencyMs: 0 } : undefined;
+}
+
+// The same few thousand targets are checked every second: encode each sockaddr once.
+const sockaddrCache = new Map<string, Uint8Array>();
+
+/** sockaddr_in / sockaddr_in6 for a check's target or source, cached. */
+export function targetSockaddr(address: string, port: number, family: 4 | 6): Uint8Array {
+  const key = `${address}|${port}`;
+  let sa = sockaddrCache.get(key);
+  if (!sa) {
+    sa = family === 4 ? sockaddrIn(address, port) : sockaddrIn6(address, 0, port);
+    if (sockaddrCache.size > 100_000) sockaddrCache.clear();
+    sockaddrCache.set(key, sa);
+  }
+  return sa;
 }

@@ -7,8 +7,7 @@ import { isIP } from 'node:net';
 import { addon } from '../../native/addon.js';
 import { AF_INET, AF_INET6, SO_ERROR, SOCK_STREAM, SOL_SOCKET, UV_READABLE, UV_WRITABLE } from '../../native/constants.js';
 import { errnoName, errnoText } from '../../native/errors.js';
-import { sockaddrIn, sockaddrIn6 } from '../../native/sockaddr.js';
-import { ERRNO_WORDS_BY_NAME } from './common.js';
+import { ERRNO_WORDS_BY_NAME, targetSockaddr } from './common.js';
 import { buildRequest, headerEnd, MAX_RESPONSE_BYTES, parseResponse, type HttpFetchOptions, type HttpFetchResult } from './http.js';
 
 const EINPROGRESS = 115;
@@ -26,9 +25,6 @@ function words(errno: number): string {
   return ERRNO_WORDS_BY_NAME[errnoName(errno)] ?? errnoText(errno);
 }
 
-function sockaddr(address: string, port: number, family: 4 | 6): Uint8Array {
-  return family === 4 ? sockaddrIn(address, port) : sockaddrIn6(address, 0, port);
-}
 
 export function rawHttpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
   const t0 = performance.now();
@@ -40,13 +36,13 @@ export function rawHttpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
   if (fd < 0) return Promise.resolve({ ok: false, reason: `socket: ${errnoText(-fd)}`, latencyMs: latency() });
   A.setsockopt(fd, SOL_SOCKET, SO_LINGER, ABORTIVE);
   if (o.localAddress || o.localPort) {
-    const rc = A.bind(fd, sockaddr(o.localAddress ?? (family === 4 ? '0.0.0.0' : '::'), o.localPort ?? 0, family));
+    const rc = A.bind(fd, targetSockaddr(o.localAddress ?? (family === 4 ? '0.0.0.0' : '::'), o.localPort ?? 0, family));
     if (rc < 0) {
       A.close(fd);
       return Promise.resolve({ ok: false, reason: `cannot bind: ${words(-rc)}`, latencyMs: latency() });
     }
   }
-  const rc = A.connect(fd, sockaddr(o.address, o.port, family));
+  const rc = A.connect(fd, targetSockaddr(o.address, o.port, family));
   if (rc < 0 && rc !== -EINPROGRESS) {
     A.close(fd);
     return Promise.resolve({ ok: false, reason: words(-rc), latencyMs: latency() });

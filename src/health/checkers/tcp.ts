@@ -10,9 +10,8 @@ import type { TcpChecker } from '../../model/types.js';
 import { addon } from '../../native/addon.js';
 import { AF_INET, AF_INET6, SO_BINDTODEVICE, SO_ERROR, SOCK_STREAM, SOL_SOCKET, UV_WRITABLE } from '../../native/constants.js';
 import { errnoText } from '../../native/errors.js';
-import { sockaddrIn, sockaddrIn6 } from '../../native/sockaddr.js';
 import type { AttemptOptions, CheckResult, CheckTarget } from '../types.js';
-import { done, targetPortMissing, timeoutOf } from './common.js';
+import { done, targetPortMissing, targetSockaddr, timeoutOf } from './common.js';
 
 const EINPROGRESS = 115;
 const IPPROTO_TCP = 6;
@@ -26,19 +25,6 @@ const REASONS: Record<number, string> = { 111: 'connection refused', 104: 'conne
 
 const reasonOf = (errno: number): string => REASONS[errno] ?? errnoText(errno);
 
-// The same few thousand targets are checked every second: encode each address once.
-const cache = new Map<string, Uint8Array>();
-
-function sockaddr(address: string, port: number, family: 4 | 6): Uint8Array {
-  const key = `${address}|${port}`;
-  let sa = cache.get(key);
-  if (!sa) {
-    sa = family === 4 ? sockaddrIn(address, port) : sockaddrIn6(address, 0, port);
-    if (cache.size > 100_000) cache.clear();
-    cache.set(key, sa);
-  }
-  return sa;
-}
 
 export function runTcpCheck(c: TcpChecker, t: CheckTarget, opts: AttemptOptions = {}): Promise<CheckResult> {
   const t0 = performance.now();
@@ -60,13 +46,13 @@ export function runTcpCheck(c: TcpChecker, t: CheckTarget, opts: AttemptOptions 
     v.writeUInt32LE(c.fwmark);
     if ((rc = A.setsockopt(fd, SOL_SOCKET, SO_MARK, v)) < 0) return Promise.resolve(fail(`fwmark ${c.fwmark}`, rc));
   }
-  if ((c.bindTo || c.bindPort) && (rc = A.bind(fd, sockaddr(c.bindTo ?? (t.family === 4 ? '0.0.0.0' : '::'), c.bindPort ?? 0, t.family))) < 0) {
+  if ((c.bindTo || c.bindPort) && (rc = A.bind(fd, targetSockaddr(c.bindTo ?? (t.family === 4 ? '0.0.0.0' : '::'), c.bindPort ?? 0, t.family))) < 0) {
     return Promise.resolve(fail(`bindto ${c.bindTo ?? ''}:${c.bindPort ?? 0}`, rc));
   }
   // An abortive close leaves no TIME_WAIT behind: thousands of checks a second would otherwise
   // pile up tens of thousands of them and pay for a FIN exchange each.
   A.setsockopt(fd, SOL_SOCKET, SO_LINGER, ABORTIVE);
-  rc = A.connect(fd, sockaddr(t.address, t.port!, t.family));
+  rc = A.connect(fd, targetSockaddr(t.address, t.port!, t.family));
   // Loopback often completes at once; otherwise wait for the socket to become writable.
   if (rc === 0) {
     A.close(fd);
