@@ -1,52 +1,28 @@
-// Plain-HTTP transport for HTTP_GET on a bare non-blocking socket from the
-// native addon: connect, poll writable, send keepalived's request, poll
+// Plain-HTTP transport for HTTP_GET on a bare non-blocking socket (connect.ts):
+// connect, poll writable, send keepalived's request, poll
 // readable until the response is complete or the server closes. Thousands of
 // checks a second must not each build a node stream (measured: the stream
 // machinery cost more than the check). The parsing is http.ts's.
 import { isIP } from 'node:net';
-import { addon } from '../../native/addon.js';
-import { AF_INET, AF_INET6, SO_ERROR, SOCK_STREAM, SOL_SOCKET, UV_READABLE, UV_WRITABLE } from '../../native/constants.js';
-import { errnoName, errnoText } from '../../native/errors.js';
-import { ERRNO_WORDS_BY_NAME, targetSockaddr } from './common.js';
+import { UV_READABLE, UV_WRITABLE } from '../../native/constants.js';
+import { connectError, errnoWords, openConnection } from './connect.js';
 import { buildRequest, headerEnd, MAX_RESPONSE_BYTES, parseResponse, type HttpFetchOptions, type HttpFetchResult } from './http.js';
 
-const EINPROGRESS = 115;
-const IPPROTO_TCP = 6;
-const TCP_INFO = 11;
-const TCP_ESTABLISHED = 1;
 const EAGAIN = 11;
-const SO_LINGER = 13;
-const ABORTIVE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 const CHUNK = 64 * 1024;
 /** One receive buffer for every check: reads are synchronous and copied out at once. */
 const RBUF = Buffer.allocUnsafe(CHUNK);
 
-function words(errno: number): string {
-  return ERRNO_WORDS_BY_NAME[errnoName(errno)] ?? errnoText(errno);
-}
-
+const words = errnoWords;
 
 export function rawHttpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
   const t0 = performance.now();
   const latency = () => Math.round((performance.now() - t0) * 10) / 10;
   const family: 4 | 6 = o.family ?? (isIP(o.address) === 6 ? 6 : 4);
-  if (!isIP(o.address)) return Promise.resolve({ ok: false, reason: `bad address ${o.address}`, latencyMs: 0 });
-  const A = addon();
-  const fd = A.socket(family === 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
-  if (fd < 0) return Promise.resolve({ ok: false, reason: `socket: ${errnoText(-fd)}`, latencyMs: latency() });
-  A.setsockopt(fd, SOL_SOCKET, SO_LINGER, ABORTIVE);
-  if (o.localAddress || o.localPort) {
-    const rc = A.bind(fd, targetSockaddr(o.localAddress ?? (family === 4 ? '0.0.0.0' : '::'), o.localPort ?? 0, family));
-    if (rc < 0) {
-      A.close(fd);
-      return Promise.resolve({ ok: false, reason: `cannot bind: ${words(-rc)}`, latencyMs: latency() });
-    }
-  }
-  const rc = A.connect(fd, targetSockaddr(o.address, o.port, family));
-  if (rc < 0 && rc !== -EINPROGRESS) {
-    A.close(fd);
-    return Promise.resolve({ ok: false, reason: words(-rc), latencyMs: latency() });
-  }
+  const src = { ...(o.localAddress ? { bindTo: o.localAddress } : {}), ...(o.localPort ? { bindPort: o.localPort } : {}) };
+  const opened = openConnection(o.address, o.port, family, src);
+  if ('error' in opened) return Promise.resolve({ ok: false, reason: opened.error, latencyMs: latency() });
+  const { A, fd } = opened;
   return new Promise((resolve) => {
     let settled = false;
     let phase = 'connecting';
@@ -103,8 +79,7 @@ export function rawHttpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
       if (settled) return;
       if (request) {
         // Connected (or failed): SO_ERROR says which.
-        const e = A.getsockopt(fd, SOL_SOCKET, SO_ERROR, 4);
-        const errno = typeof e === 'number' ? -e : e.readInt32LE(0);
+        const errno = connectError(A, fd);
         if (errno !== 0) return fail(words(errno));
         if (status < 0) return fail(`poll error ${status}`);
         phase = 'waiting for response';
@@ -121,10 +96,9 @@ export function rawHttpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
     const onAbort = () => fail('aborted');
     o.signal?.addEventListener('abort', onAbort, { once: true });
     if (o.signal?.aborted) return onAbort();
-    // Often connected already (loopback, fast links: TCP_INFO state ESTABLISHED): send at once
-    // and wait only for the answer, saving a poll round.
-    const info = A.getsockopt(fd, IPPROTO_TCP, TCP_INFO, 1);
-    if (typeof info !== 'number' && info[0] === TCP_ESTABLISHED) {
+    // Already connected (the handshake finished inside connect()): send at once and wait
+    // only for the answer, saving a poll round.
+    if (opened.connected) {
       phase = 'waiting for response';
       const n = A.sendto(fd, request!, null);
       if (n < 0) return fail(words(-n));
