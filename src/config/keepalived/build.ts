@@ -4,7 +4,6 @@
 // object and field was written so later checks can point at it.
 import { hostname } from 'node:os';
 import {
-  familyOf,
   newChecker,
   newNodeModel,
   newRealServer,
@@ -1455,4 +1454,3 @@ function fieldName(kw: string): string {
 }
 
 
-export { familyOf };

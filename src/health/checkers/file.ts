@@ -62,11 +62,7 @@ export async function readTrackFile(path: string): Promise<{ value: number } | {
  * cur_weight), not the new weight that CheckResult.weight carries for
  * misc_dynamic, so it travels in its own field until the contract has one.
  */
-export interface FileCheckResult extends CheckResult {
-  weightDelta?: number;
-}
-
-export async function runFileCheck(c: FileChecker, file?: ResolvedTrackFile): Promise<FileCheckResult> {
+export async function runFileCheck(c: FileChecker, file?: ResolvedTrackFile): Promise<CheckResult> {
   const t0 = now();
   const path = file?.path ?? (c.trackFile.startsWith('/') ? c.trackFile : undefined);
   if (!path) return done(false, `track_file "${c.trackFile}" not resolved to a file (engine: use createRunCheck({ trackFiles }))`, t0);

@@ -161,13 +161,14 @@ export function parseResponse(buf: Buffer, end: number, eof: boolean): HttpRespo
 
 /** One GET with keepalived's request; never throws. */
 export function httpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
-  // Plain HTTP goes over a bare socket (see http-raw.ts); TLS needs node's tls.
+  // Plain HTTP goes over a bare socket (see http-raw.ts); TLS needs node's tls, below.
   if (!o.tls) return rawHttpFetch(o);
+  const tlsOpts = o.tls;
   const t0 = now();
   return new Promise((resolve) => {
     let settled = false;
     let phase = 'connecting';
-    let sock: net.Socket | undefined;
+    let sock: tls.TLSSocket | undefined;
     let buf: Buffer = Buffer.alloc(0);
     let end = -1;
     const dl = deadline(o.timeoutMs, o.signal, () => phase);
@@ -193,19 +194,14 @@ export function httpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
     };
     try {
       const base = { host: o.address, port: o.port, ...(o.family ? { family: o.family } : {}), localAddress: o.localAddress, localPort: o.localPort };
-      if (o.tls) {
-        // keepalived verifies nothing unless a CA is configured; the model has no CA
-        // field yet, so SSL_GET never verifies the certificate (rejectUnauthorized off).
-        const opts: tls.ConnectionOptions = { ...base, rejectUnauthorized: false };
-        if (o.tls.servername) opts.servername = o.tls.servername;
-        const s = tls.connect(opts);
-        s.once('connect', () => (phase = 'TLS handshake'));
-        s.once('secureConnect', onConnected);
-        sock = s;
-      } else {
-        sock = net.connect(base);
-        sock.once('connect', onConnected);
-      }
+      // keepalived verifies nothing unless a CA is configured; the model has no CA
+      // field yet, so SSL_GET never verifies the certificate (rejectUnauthorized off).
+      const opts: tls.ConnectionOptions = { ...base, rejectUnauthorized: false };
+      if (tlsOpts.servername) opts.servername = tlsOpts.servername;
+      const s = tls.connect(opts);
+      s.once('connect', () => (phase = 'TLS handshake'));
+      s.once('secureConnect', onConnected);
+      sock = s;
     } catch (err) {
       fail(errorReason(err));
       return;

@@ -14,7 +14,7 @@ import { runTcpCheck } from './tcp.js';
 import { runUdpCheck } from './udp.js';
 
 export { runDnsCheck } from './dns.js';
-export { runFileCheck, type FileCheckResult } from './file.js';
+export { runFileCheck } from './file.js';
 export { runHttpCheck, httpFetch, buildRequest, hostHeader, md5hex } from './http.js';
 export { runMiscCheck } from './misc.js';
 export { runPingCheck } from './ping.js';
