@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { UV_READABLE, UV_WRITABLE } from '../../native/constants.js';
 import { connectError, errnoWords, openConnection } from './connect.js';
-import { buildRequest, headerEnd, MAX_RESPONSE_BYTES, parseResponse, type HttpFetchOptions, type HttpFetchResult } from './http.js';
+import { buildRequest, headerEnd, MAX_RESPONSE_BYTES, parseResponse, type HttpFetchOptions, type HttpFetchResult, type HttpResponse } from './http.js';
 
 const EAGAIN = 11;
 const CHUNK = 64 * 1024;
@@ -41,7 +41,13 @@ export function rawHttpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
       resolve(r);
     };
     const fail = (reason: string) => finish({ ok: false, reason, latencyMs: latency() });
-    const succeed = (eof: boolean) => finish({ ok: true, response: parseResponse(buf, end, eof), latencyMs: latency() });
+    const succeed = (response: HttpResponse) => finish({ ok: true, response, latencyMs: latency() });
+    /** The response if it is complete (parsed once, then handed over as is). */
+    const complete = (): HttpResponse | undefined => {
+      if (end < 0) return undefined;
+      const r = parseResponse(buf, end, false);
+      return r.complete ? r : undefined;
+    };
     const joined = () => {
       if (chunks.length) {
         buf = Buffer.concat([buf, ...chunks]);
@@ -56,13 +62,14 @@ export function rawHttpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
           if (r === -EAGAIN) break;
           joined();
           // A reset after a complete header block still delivered a response.
-          if (end >= 0 && parseResponse(buf, end, false).complete) return succeed(false);
+          const resp = complete();
+          if (resp) return succeed(resp);
           return fail(`${words(-r)} (reading response)`);
         }
         const n = r[0];
         if (n === 0) {
           joined();
-          if (end >= 0 || (end = headerEnd(buf)) >= 0) return succeed(true);
+          if (end >= 0 || (end = headerEnd(buf)) >= 0) return succeed(parseResponse(buf, end, true));
           return fail(buf.length === 0 ? 'no reply' : `malformed response (no end of headers in ${buf.length} bytes)`);
         }
         phase = 'reading response';
@@ -73,7 +80,8 @@ export function rawHttpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
       joined();
       if (end < 0) end = headerEnd(buf);
       // Stop as soon as the message is complete: a server ignoring "Connection: close" is no timeout.
-      if (end >= 0 && parseResponse(buf, end, false).complete) succeed(false);
+      const resp = complete();
+      if (resp) succeed(resp);
     };
     const poller = new A.Poller(fd, (status, events) => {
       if (settled) return;

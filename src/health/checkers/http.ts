@@ -171,6 +171,8 @@ export function httpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
     let sock: tls.TLSSocket | undefined;
     let buf: Buffer = Buffer.alloc(0);
     let end = -1;
+    /** The last parse, when it found the response complete: not parsed a second time. */
+    let parsed: HttpResponse | undefined;
     const dl = deadline(o.timeoutMs, o.signal, () => phase);
     const fail = (reason: string) => {
       if (settled) return;
@@ -184,7 +186,7 @@ export function httpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
       settled = true;
       dl.clear();
       sock?.destroy();
-      resolve({ ok: true, response: parseResponse(buf, end, eof), latencyMs: Math.round((now() - t0) * 10) / 10 });
+      resolve({ ok: true, response: !eof && parsed?.complete ? parsed : parseResponse(buf, end, eof), latencyMs: Math.round((now() - t0) * 10) / 10 });
     };
     dl.onExpire(fail);
     const request = buildRequest(o.path, o.host, o.protocol);
@@ -213,7 +215,7 @@ export function httpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
       if (end < 0) end = headerEnd(buf);
       // Stop as soon as the message is complete: a server ignoring
       // "Connection: close" must not turn into a timeout.
-      if (end >= 0 && parseResponse(buf, end, false).complete) succeed(false);
+      if (end >= 0 && (parsed = parseResponse(buf, end, false)).complete) succeed(false);
     });
     sock.once('end', () => {
       if (end >= 0) return succeed(true);
@@ -224,7 +226,7 @@ export function httpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
       if (phase === 'TLS handshake') return fail(`TLS handshake: ${r}`);
       // A reset after a complete header block still delivered a response (keepalived
       // reports a read error; we judge what arrived only when it is complete).
-      if (end >= 0 && parseResponse(buf, end, false).complete) return succeed(false);
+      if (end >= 0 && (parsed = parseResponse(buf, end, false)).complete) return succeed(false);
       fail(phase === 'reading response' ? `${r} (reading response)` : r);
     });
     sock.once('close', () => {
