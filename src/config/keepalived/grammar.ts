@@ -237,8 +237,8 @@ const SYNC_GROUP: BlockSpec = {
   },
 };
 
-/** Connection and timing keywords of every checker (check_api.c). */
-const CHECK_COMMON: Record<string, KwSpec> = {
+/** Where and how a checker connects (check_api.c); also an SMTP_CHECK host block's keywords. */
+const CONNECTION: Record<string, KwSpec> = {
   connect_ip: a(1),
   connect_port: a(1),
   bindto: a(1),
@@ -246,6 +246,11 @@ const CHECK_COMMON: Record<string, KwSpec> = {
   bind_if: a(1),
   connect_timeout: a(1),
   fwmark: a(1),
+};
+
+/** Connection and timing keywords of every checker (check_api.c). */
+const CHECK_COMMON: Record<string, KwSpec> = {
+  ...CONNECTION,
   retry: a(1),
   delay_before_retry: a(1),
   warmup: a(1),
@@ -285,18 +290,7 @@ const httpCheck = (name: string): BlockSpec => ({
   },
 });
 
-const SMTP_HOST: BlockSpec = {
-  name: 'host',
-  keywords: {
-    connect_ip: a(1),
-    connect_port: a(1),
-    bindto: a(1),
-    bind_port: a(1),
-    bind_if: a(1),
-    connect_timeout: a(1),
-    fwmark: a(1),
-  },
-};
+const SMTP_HOST: BlockSpec = { name: 'host', keywords: { ...CONNECTION } };
 
 export const CHECKERS: Record<string, BlockSpec> = {
   TCP_CHECK: { name: 'TCP_CHECK', keywords: { ...CHECK_COMMON } },
