@@ -151,3 +151,22 @@ export function targetSockaddr(address: string, port: number, family: 4 | 6): Ui
   }
   return sa;
 }
+
+/**
+ * The end of an attempt, once: clears its deadline, runs `cleanup` (closing a socket
+ * that may be closed already is not an error), and resolves with the result.
+ */
+export function settleOnce(t0: number, dl: Deadline, resolve: (r: CheckResult) => void, cleanup: () => void): (ok: boolean, reason: string) => void {
+  let settled = false;
+  return (ok, reason) => {
+    if (settled) return;
+    settled = true;
+    dl.clear();
+    try {
+      cleanup();
+    } catch {
+      /* already closed */
+    }
+    resolve(done(ok, reason, t0));
+  };
+}

@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import type { DnsChecker } from '../../model/types.js';
 import type { AttemptOptions, CheckResult, CheckTarget } from '../types.js';
-import { deadline, done, errorReason, now, timeoutOf, unsupportedOptions } from './common.js';
+import { deadline, done, errorReason, now, timeoutOf, settleOnce, unsupportedOptions } from './common.js';
 
 export const DNS_TYPES: Record<string, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, RRSIG: 46, DNSKEY: 48 };
 const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
@@ -45,20 +45,9 @@ export function runDnsCheck(c: DnsChecker, t: CheckTarget, opts: AttemptOptions 
   const port = t.port ?? 53;
   const ms = timeoutOf(c.connectTimeout);
   return new Promise((resolve) => {
-    let settled = false;
     let sock: dgram.Socket | undefined;
     const dl = deadline(ms, opts.signal, () => 'no reply');
-    const finish = (ok: boolean, reason: string) => {
-      if (settled) return;
-      settled = true;
-      dl.clear();
-      try {
-        sock?.close();
-      } catch {
-        /* already closed */
-      }
-      resolve(done(ok, reason, t0));
-    };
+    const finish = settleOnce(t0, dl, resolve, () => sock?.close());
     dl.onExpire((r) => finish(false, r));
     try {
       sock = dgram.createSocket(t.family === 6 ? 'udp6' : 'udp4');

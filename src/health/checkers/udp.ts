@@ -9,7 +9,7 @@
 import dgram from 'node:dgram';
 import type { UdpChecker } from '../../model/types.js';
 import type { AttemptOptions, CheckResult, CheckTarget } from '../types.js';
-import { deadline, done, errorReason, keepalivedFiller, now, parseHex, targetPortMissing, timeoutOf, unsupportedOptions } from './common.js';
+import { deadline, done, errorReason, keepalivedFiller, now, parseHex, targetPortMissing, timeoutOf, settleOnce, unsupportedOptions } from './common.js';
 
 /** Why a reply does not satisfy require_reply, or undefined when it does. */
 export function udpReplyMismatch(reply: Buffer, c: Pick<UdpChecker, 'requireReply' | 'minReplyLength' | 'maxReplyLength'>): string | undefined {
@@ -41,20 +41,9 @@ export function runUdpCheck(c: UdpChecker, t: CheckTarget, opts: AttemptOptions 
   const wantReply = c.requireReply !== undefined;
   const ms = timeoutOf(c.connectTimeout);
   return new Promise((resolve) => {
-    let settled = false;
     let sock: dgram.Socket | undefined;
     const dl = deadline(ms, opts.signal);
-    const finish = (ok: boolean, reason: string) => {
-      if (settled) return;
-      settled = true;
-      dl.clear();
-      try {
-        sock?.close();
-      } catch {
-        /* already closed */
-      }
-      resolve(done(ok, reason, t0));
-    };
+    const finish = settleOnce(t0, dl, resolve, () => sock?.close());
     // Silence is success unless a reply is required (keepalived udp_socket_state).
     dl.onExpire((r) => (r !== 'aborted' && !wantReply ? finish(true, 'ok (no reply, no ICMP error)') : finish(false, wantReply && r !== 'aborted' ? `no reply: ${r}` : r)));
     try {
