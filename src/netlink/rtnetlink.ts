@@ -1,10 +1,12 @@
 // rtnetlink (RFC 3549; Linux uapi rtnetlink.h) for haldir, in TypeScript over the
 // addon's plain sockets: message and attribute encoding, link/address dumps,
-// address add/delete with ACKs decoded to errno names, and a monitor that turns
+// address add/delete with ACKs decoded to errno names, neighbour dumps/lookups and
+// kernel-triggered resolution (NTF_USE), route lookups (`ip route get`), the shared
+// synchronous request loop (netlinkTransaction, also used by ctnetlink), and a monitor that turns
 // RTM_NEWLINK/NEWADDR/DELADDR into typed events and resynchronises by a full
 // re-dump when the kernel reports ENOBUFS (it dropped events for us).
 import { addon } from '../native/addon.js';
-import { AF_INET, AF_INET6, AF_NETLINK, AF_UNSPEC, NETLINK_EXT_ACK, NETLINK_ROUTE, SO_RCVBUF, SO_RCVBUFFORCE, SOCK_RAW, SOL_NETLINK, SOL_SOCKET } from '../native/constants.js';
+import { AF_INET, AF_INET6, AF_NETLINK, AF_UNSPEC, MSG_TRUNC, NETLINK_EXT_ACK, NETLINK_ROUTE, SO_RCVBUF, SO_RCVBUFFORCE, SOCK_RAW, SOL_NETLINK, SOL_SOCKET } from '../native/constants.js';
 import { errnoName, errnoText, NativeError } from '../native/errors.js';
 import {
   bytesToIpv4,
@@ -34,6 +36,12 @@ export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
 export const RTM_GETADDR = 22;
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
+export const RTM_GETROUTE = 26;
+export const RTM_NEWNEIGH = 28;
+export const RTM_DELNEIGH = 29;
+export const RTM_GETNEIGH = 30;
 
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_MULTI = 0x2;
@@ -71,6 +79,57 @@ export const IFA_F_DEPRECATED = 0x20;
 export const IFA_F_TENTATIVE = 0x40;
 export const IFA_F_PERMANENT = 0x80;
 export const IFA_F_NOPREFIXROUTE = 0x200;
+
+// linux/neighbour.h
+export const NDA_DST = 1;
+export const NDA_LLADDR = 2;
+export const NDA_PROBES = 4;
+/** Neighbour (NUD_*) states: bits of ndm_state; 0 is NUD_NONE. */
+export const NUD_INCOMPLETE = 0x01;
+export const NUD_REACHABLE = 0x02;
+export const NUD_STALE = 0x04;
+export const NUD_DELAY = 0x08;
+export const NUD_PROBE = 0x10;
+export const NUD_FAILED = 0x20;
+export const NUD_NOARP = 0x40;
+export const NUD_PERMANENT = 0x80;
+/** States with a usable link-layer address. */
+export const NUD_VALID = NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY;
+const NUD_NAMES: [number, string][] = [
+  [NUD_INCOMPLETE, 'incomplete'],
+  [NUD_REACHABLE, 'reachable'],
+  [NUD_STALE, 'stale'],
+  [NUD_DELAY, 'delay'],
+  [NUD_PROBE, 'probe'],
+  [NUD_FAILED, 'failed'],
+  [NUD_NOARP, 'noarp'],
+  [NUD_PERMANENT, 'permanent'],
+];
+/** ndm_flags. NTF_USE on RTM_NEWNEIGH: "use" the entry, i.e. start resolution as a packet would. */
+export const NTF_USE = 0x01;
+export const NTF_PROXY = 0x08;
+export const NTF_ROUTER = 0x80;
+
+// linux/rtnetlink.h: route attributes, types, flags
+export const RTA_DST = 1;
+export const RTA_SRC = 2;
+export const RTA_IIF = 3;
+export const RTA_OIF = 4;
+export const RTA_GATEWAY = 5;
+export const RTA_PREFSRC = 7;
+export const RTA_TABLE = 15;
+export const RTN_UNICAST = 1;
+export const RTN_LOCAL = 2;
+export const RTN_BROADCAST = 3;
+export const RTN_ANYCAST = 4;
+export const RTN_MULTICAST = 5;
+export const RTN_BLACKHOLE = 6;
+export const RTN_UNREACHABLE = 7;
+export const RTN_PROHIBIT = 8;
+export const RTN_THROW = 9;
+const RTN_NAMES = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat', 'xresolve'];
+/** "unicast" for RTN_UNICAST … (the number as text when unknown). */
+export const routeTypeName = (type: number): string => RTN_NAMES[type] ?? String(type);
 
 export const IFF_UP = 0x1;
 export const IFF_LOOPBACK = 0x8;
@@ -136,6 +195,47 @@ export function ifinfomsg(m: { family?: number; type?: number; index?: number; f
   writeU32h(b, m.flags ?? 0, 8);
   writeU32h(b, m.change ?? 0, 12);
   return b;
+}
+
+/** struct ndmsg (12 bytes). */
+export function ndmsg(m: { family: number; ifindex?: number; state?: number; flags?: number; type?: number }): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeUInt8(m.family, 0);
+  writeI32h(b, m.ifindex ?? 0, 4);
+  writeU16h(b, m.state ?? 0, 8);
+  b.writeUInt8(m.flags ?? 0, 10);
+  b.writeUInt8(m.type ?? 0, 11);
+  return b;
+}
+
+/** struct rtmsg (12 bytes). */
+export function rtmsg(m: {
+  family: number;
+  dstLen?: number;
+  srcLen?: number;
+  tos?: number;
+  table?: number;
+  protocol?: number;
+  scope?: number;
+  type?: number;
+  flags?: number;
+}): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeUInt8(m.family, 0);
+  b.writeUInt8(m.dstLen ?? 0, 1);
+  b.writeUInt8(m.srcLen ?? 0, 2);
+  b.writeUInt8(m.tos ?? 0, 3);
+  b.writeUInt8(m.table ?? 0, 4);
+  b.writeUInt8(m.protocol ?? 0, 5);
+  b.writeUInt8(m.scope ?? 0, 6);
+  b.writeUInt8(m.type ?? 0, 7);
+  writeU32h(b, m.flags ?? 0, 8);
+  return b;
+}
+
+/** An IPv4 or IPv6 address in its wire form, with its address family. */
+export function ipBytes(address: string): { family: number; bytes: Buffer } {
+  return address.includes(':') ? { family: AF_INET6, bytes: ipv6ToBytes(address) } : { family: AF_INET, bytes: ipv4ToBytes(address) };
 }
 
 // ---- decoding ------------------------------------------------------------
@@ -273,6 +373,73 @@ export function decodeAddress(payload: Buffer): AddressInfo {
   return info;
 }
 
+export interface NeighInfo {
+  ifindex: number;
+  family: 4 | 6;
+  address: string;
+  /** Link-layer address, "aa:bb:cc:dd:ee:ff" lowercase; absent while unresolved. */
+  mac?: string;
+  /** NUD_* bits (0 = NUD_NONE). */
+  state: number;
+  /** The state bits by name, e.g. ['reachable'] (['none'] for 0). */
+  stateNames: string[];
+  /** IPv6 only: the neighbour said it is a router (NTF_ROUTER). */
+  router?: boolean;
+}
+
+export function neighStateNames(state: number): string[] {
+  if (state === 0) return ['none'];
+  const names = NUD_NAMES.filter(([bit]) => state & bit).map(([, n]) => n);
+  for (let bit = 0x100; bit <= 0x8000; bit <<= 1) if (state & bit) names.push(`0x${bit.toString(16)}`);
+  return names;
+}
+
+/** An RTM_NEWNEIGH payload; undefined for families other than IPv4/IPv6 (e.g. bridge FDB entries). */
+export function decodeNeighbour(payload: Buffer): NeighInfo | undefined {
+  const fam = payload.readUInt8(0);
+  if (fam !== AF_INET && fam !== AF_INET6) return undefined;
+  const state = readU16h(payload, 8);
+  const flags = payload.readUInt8(10);
+  const attrs = parseRtattrs(payload, 12);
+  const dst = attrs.get(NDA_DST);
+  const ll = attrs.get(NDA_LLADDR);
+  const info: NeighInfo = {
+    ifindex: readI32h(payload, 4),
+    family: fam === AF_INET ? 4 : 6,
+    address: dst ? (fam === AF_INET ? bytesToIpv4(dst) : bytesToIpv6(dst)) : '',
+    state,
+    stateNames: neighStateNames(state),
+  };
+  if (ll && ll.length > 0) info.mac = bytesToMac(ll, 0, ll.length);
+  if (fam === AF_INET6) info.router = (flags & NTF_ROUTER) !== 0;
+  return info;
+}
+
+/** The kernel's answer to a route lookup (`ip route get`). */
+export interface RouteLookup {
+  /** Outgoing interface (RTA_OIF); the loopback interface for local addresses. */
+  ifindex: number;
+  /** Next hop, when the destination is not on-link. */
+  gateway?: string;
+  /** The source address the kernel would use. */
+  prefsrc?: string;
+  /** RTN_* (RTN_UNICAST, RTN_LOCAL …); see routeTypeName. */
+  type: number;
+}
+
+export function decodeRoute(payload: Buffer): RouteLookup {
+  const fam = payload.readUInt8(0);
+  const attrs = parseRtattrs(payload, 12);
+  const ip = (b: Buffer | undefined): string | undefined => (b ? (fam === AF_INET ? bytesToIpv4(b) : bytesToIpv6(b)) : undefined);
+  const oif = attrs.get(RTA_OIF);
+  const r: RouteLookup = { ifindex: oif ? readI32h(oif, 0) : 0, type: payload.readUInt8(7) };
+  const gw = ip(attrs.get(RTA_GATEWAY));
+  if (gw !== undefined) r.gateway = gw;
+  const src = ip(attrs.get(RTA_PREFSRC));
+  if (src !== undefined) r.prefsrc = src;
+  return r;
+}
+
 // ---- errors --------------------------------------------------------------
 
 /** A request the kernel refused: `code` is the errno name ("EEXIST"), `extack` the kernel's own text. */
@@ -354,6 +521,78 @@ const familyNumber = (f: 'inet' | 'inet6' | number | undefined): number =>
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
+export interface NetlinkTransactionOptions {
+  /** What the request does, for errors ("dump links"); a function is called only on failure. */
+  what: string | (() => string);
+  /** Socket kind for syscall errors ("rtnetlink", "ctnetlink"). */
+  label: string;
+  /** The request message for a sequence number (rebuilt when an interrupted dump restarts). */
+  build: (seq: number) => Buffer;
+  /** NLM_F_DUMP request: read until NLMSG_DONE. */
+  dump: boolean;
+  /** NLM_F_ACK request: read until the ACK (an NLMSG_ERROR with errno 0). */
+  ack: boolean;
+  /** The next sequence number. */
+  nextSeq: () => number;
+  /** Each reply message; its payload is a view of the receive buffer, valid during the call only. */
+  onMsg: (m: NlMsg) => void;
+  /** An interrupted dump (NLM_F_DUMP_INTR) is being restarted: forget the messages so far. */
+  onRestart?: () => void;
+  /** Restarts of an interrupted dump before its result is accepted as is (default 5). */
+  maxRestarts?: number;
+}
+
+/**
+ * One netlink request on a non-blocking socket, answered synchronously: the kernel
+ * processes a request inside sendmsg, so its reply (or ACK) is queued when sendto
+ * returns, and each recvmsg refills a dump. Messages with another sequence number
+ * (left over from an earlier request) are skipped; an NLMSG_ERROR throws NetlinkError;
+ * an interrupted dump (NLM_F_DUMP_INTR: the table changed under it) is restarted.
+ */
+export function netlinkTransaction(fd: number, rbuf: Buffer, o: NetlinkTransactionOptions): void {
+  const A = addon();
+  const maxRestarts = o.maxRestarts ?? 5;
+  for (let attempt = 0; ; attempt++) {
+    const seq = o.nextSeq();
+    const sent = A.sendto(fd, o.build(seq), sockaddrNl(0, 0));
+    if (sent < 0) throw new NativeError('sendto', sent, `(${o.label})`);
+    let interrupted = false;
+    let waited = 0;
+    let done = false;
+    while (!done) {
+      const r = A.recvmsg(fd, rbuf, null, null);
+      if (typeof r === 'number') {
+        if (r === -11 && waited < 5000) {
+          // Not expected (see above); wait 1 ms at a time rather than spin.
+          Atomics.wait(sleeper, 0, 0, 1);
+          waited++;
+          continue;
+        }
+        throw new NativeError('recvmsg', r === -11 ? -110 : r, `(${o.label})`);
+      }
+      if (r[3] & MSG_TRUNC) throw new NativeError('recvmsg', -90, `(${o.label}: a ${r[0]}-byte message did not fit the ${rbuf.length}-byte buffer)`); // EMSGSIZE
+      for (const m of parseNlmsgs(rbuf, r[0])) {
+        if (m.seq !== seq) continue;
+        if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
+        if (m.type === NLMSG_ERROR) {
+          const e = decodeNlError(m);
+          if (e.errno !== 0) throw new NetlinkError(typeof o.what === 'string' ? o.what : o.what(), e.errno, e.extack);
+          done = true; // ACK
+        } else if (m.type === NLMSG_DONE) done = true;
+        else if (m.type !== NLMSG_NOOP && m.type !== NLMSG_OVERRUN) {
+          o.onMsg(m);
+          if (!o.dump && !o.ack) done = true; // a single reply
+        }
+      }
+    }
+    if (interrupted && attempt < maxRestarts) {
+      o.onRestart?.();
+      continue;
+    }
+    return;
+  }
+}
+
 /** Synchronous rtnetlink requests (the kernel answers inside sendmsg) and event monitors. */
 export class Rtnetlink {
   private readonly fd: number;
@@ -409,6 +648,87 @@ export class Rtnetlink {
       if (m.type === RTM_NEWADDR) out.push(decodeAddress(m.payload));
     });
     return out;
+  }
+
+  /** The neighbour tables (ARP and/or NDP; RTM_GETNEIGH dump), without proxy entries. */
+  dumpNeighbours(family?: 4 | 6): NeighInfo[] {
+    const out: NeighInfo[] = [];
+    const fam = family === 4 ? AF_INET : family === 6 ? AF_INET6 : AF_UNSPEC;
+    this.request('dump neighbours', RTM_GETNEIGH, NLM_F_DUMP, [ndmsg({ family: fam })], (m) => {
+      if (m.type !== RTM_NEWNEIGH) return;
+      const n = decodeNeighbour(m.payload);
+      if (n && (family === undefined || n.family === family)) out.push(n);
+    });
+    return out;
+  }
+
+  /** One neighbour entry (RTM_GETNEIGH without dump), or undefined when the kernel has none. */
+  getNeighbour(address: string, ifindex: number): NeighInfo | undefined {
+    const { family, bytes } = ipBytes(address);
+    let found: NeighInfo | undefined;
+    try {
+      this.request(`get neighbour ${address} on ifindex ${ifindex}`, RTM_GETNEIGH, 0, [ndmsg({ family, ifindex }), rtattr(NDA_DST, bytes)], (m) => {
+        if (m.type === RTM_NEWNEIGH) found = decodeNeighbour(m.payload);
+      });
+    } catch (e) {
+      if (e instanceof NetlinkError && e.code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return found;
+  }
+
+  /**
+   * The kernel's route lookup for one destination (RTM_GETROUTE with RTA_DST, like
+   * `ip route get`). Throws NetlinkError (e.g. ENETUNREACH) naming the address.
+   */
+  routeGet(address: string): RouteLookup {
+    const { family, bytes } = ipBytes(address);
+    let found: RouteLookup | undefined;
+    const what = `route lookup for ${address}`;
+    this.request(what, RTM_GETROUTE, 0, [rtmsg({ family, dstLen: bytes.length * 8 }), rtattr(RTA_DST, bytes)], (m) => {
+      if (m.type === RTM_NEWROUTE) found = decodeRoute(m.payload);
+    });
+    if (!found) throw new NetlinkError(what, 113); // EHOSTUNREACH: no answer at all
+    return found;
+  }
+
+  /**
+   * Makes the kernel resolve a neighbour now (ARP request / neighbour solicitation), as
+   * a packet to it would: RTM_NEWNEIGH with NTF_USE (`ip neigh add ADDR dev IF use`).
+   * A missing entry is created (NUD_NONE, then INCOMPLETE while probing), a FAILED one
+   * is probed again, a STALE one goes to DELAY and is reconfirmed, a REACHABLE one is
+   * left as it is. PERMANENT and NOARP entries are not touched (NTF_USE would demote a
+   * PERMANENT entry to INCOMPLETE). Returns at once: poll getNeighbour for the result.
+   * Throws NetlinkError naming the address and interface (e.g. ENODEV).
+   */
+  probeNeighbour(address: string, ifindex: number): void {
+    const cur = this.getNeighbour(address, ifindex);
+    if (cur && cur.state & (NUD_PERMANENT | NUD_NOARP)) return;
+    const { family, bytes } = ipBytes(address);
+    this.request(
+      () => `probe neighbour ${address} on ${this.ifDescription(ifindex)}`,
+      RTM_NEWNEIGH,
+      NLM_F_ACK | NLM_F_CREATE,
+      [ndmsg({ family, ifindex, flags: NTF_USE }), rtattr(NDA_DST, bytes)],
+    );
+  }
+
+  /** The interface's name, or "ifindex N" when there is none. */
+  ifName(ifindex: number): string {
+    try {
+      return this.getLink(ifindex).name;
+    } catch {
+      return `ifindex ${ifindex}`;
+    }
+  }
+
+  /** "eth0 (ifindex 3)", or "ifindex 3 (no such interface)". */
+  ifDescription(ifindex: number): string {
+    try {
+      return `${this.getLink(ifindex).name} (ifindex ${ifindex})`;
+    } catch {
+      return `ifindex ${ifindex} (no such interface)`;
+    }
   }
 
   /** RTM_NEWADDR with NLM_F_EXCL (or REPLACE): throws NetlinkError, e.g. EEXIST, naming address and interface. */
@@ -526,63 +846,26 @@ export class Rtnetlink {
 
   /** "add 10.0.0.1/24 on eth0 (ifindex 3)" — the interface named from the kernel, when it exists. */
   private describe(verb: string, address: string, prefix: number | undefined, ifindex: number): string {
-    let name: string;
-    try {
-      name = `${this.getLink(ifindex).name} (ifindex ${ifindex})`;
-    } catch {
-      name = `ifindex ${ifindex} (no such interface)`;
-    }
-    return `${verb} address ${address}${prefix === undefined ? '' : `/${prefix}`} on ${name}`;
+    return `${verb} address ${address}${prefix === undefined ? '' : `/${prefix}`} on ${this.ifDescription(ifindex)}`;
   }
 
   /**
-   * Sends one request and reads its answer synchronously: rtnetlink processes a request
-   * inside sendmsg, so the reply (or ACK) is queued when sendto returns; a dump is
-   * refilled by each recvmsg. Messages with another sequence number (left over from an
-   * earlier request) are skipped. An interrupted dump (NLM_F_DUMP_INTR) is restarted.
+   * Sends one request and reads its answer synchronously (see netlinkTransaction).
+   * Messages are handed to onMsg only once the answer is complete and consistent.
    */
   private request(what: string | (() => string), type: number, flags: number, body: Buffer[], onMsg?: (m: NlMsg) => void): void {
     if (this.closed) throw new NativeError('rtnetlink', -9, '(closed)');
-    const A = addon();
-    const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
-    for (let attempt = 0; ; attempt++) {
-      const collected: NlMsg[] = [];
-      this.seq = (this.seq + 1) >>> 0 || 1;
-      const seq = this.seq;
-      const msg = nlmsg(type, flags | NLM_F_REQUEST, seq, body);
-      const sent = A.sendto(this.fd, msg, sockaddrNl(0, 0));
-      if (sent < 0) throw new NativeError('sendto', sent, '(rtnetlink)');
-      let interrupted = false;
-      let waited = 0;
-      let done = false;
-      while (!done) {
-        const r = A.recvmsg(this.fd, this.rbuf, null, null);
-        if (typeof r === 'number') {
-          if (r === -11 && waited < 5000) {
-            // Not expected (see above); wait 1 ms at a time rather than spin.
-            Atomics.wait(sleeper, 0, 0, 1);
-            waited++;
-            continue;
-          }
-          throw new NativeError('recvmsg', r === -11 ? -110 : r, '(rtnetlink)');
-        }
-        for (const m of parseNlmsgs(this.rbuf, r[0])) {
-          if (m.seq !== seq) continue;
-          if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
-          if (m.type === NLMSG_ERROR) {
-            const e = decodeNlError(m);
-            if (e.errno !== 0) throw new NetlinkError(typeof what === 'string' ? what : what(), e.errno, e.extack);
-            done = true; // ACK
-          } else if (m.type === NLMSG_DONE) done = true;
-          else if (m.type !== NLMSG_NOOP && m.type !== NLMSG_OVERRUN) {
-            collected.push({ ...m, payload: Buffer.from(m.payload) }); // rbuf is reused
-            if (!dump && !(flags & NLM_F_ACK)) done = true; // a single reply
-          }
-        }
-      }
-      if (interrupted && attempt < 5) continue;
-      if (onMsg) for (const m of collected) onMsg(m);
-      return;
-    }
+    const collected: NlMsg[] = [];
+    netlinkTransaction(this.fd, this.rbuf, {
+      what,
+      label: 'rtnetlink',
+      build: (seq) => nlmsg(type, flags | NLM_F_REQUEST, seq, body),
+      dump: (flags & NLM_F_DUMP) === NLM_F_DUMP,
+      ack: (flags & NLM_F_ACK) !== 0,
+      nextSeq: () => (this.seq = (this.seq + 1) >>> 0 || 1),
+      onMsg: (m) => void collected.push({ ...m, payload: Buffer.from(m.payload) }), // rbuf is reused
+      onRestart: () => void (collected.length = 0),
+    });
+    if (onMsg) for (const m of collected) onMsg(m);
   }
 }
