@@ -1,0 +1,229 @@
+// Desired services → the nftables objects that forward them (pure).
+//
+// Layout (kube-proxy's nftables proxier: static chains, one dispatch map, a chain per
+// service and per destination so each has its own counter and a change touches only
+// that service):
+//   table ip|ip6 haldir      NAT: prerouting/output `daddr . l4proto . dport vmap @services`,
+//                            `meta mark vmap @fwmarks`; chain vs/… picks a slot → rs/… DNATs.
+//   table netdev haldir      DR: ingress/<dev> `meta pkttype host daddr . l4proto . dport
+//                            vmap @dr4|@dr6`; vs/… picks a slot by flow hash → rs/… rewrites
+//                            both MACs and `fwd`s out of the same interface (lab.md's pitfalls).
+// Per-connection schedulers (numgen) exist only in NAT, where the nat hook sees a flow's
+// first packet only; DR is stateless, so every DR scheduler is a flow hash, with an
+// explicit seed derived from the service so every director maps a flow the same way.
+import { canonicalIp } from '../../vrrp/addr.js';
+import type { Family, VirtualServer } from '../../model/types.js';
+import { flowSeed, maglevSize, maglevTable, shTable, wrrSequence } from '../sched.js';
+import type { DesiredDest, DesiredService, Unsupported } from '../types.js';
+import { addChain, newTable, tableKey, type NftFamily, type NftState, type NftTable } from './objects.js';
+
+export const TABLE = 'haldir';
+
+/** Where a DR destination's frames go: its MAC on an interface, or the local stack. */
+export type DrPath = { kind: 'mac'; ifname: string; ownMac: string; mac: string } | { kind: 'local' };
+
+export interface RenderContext {
+  table?: string;
+  /** L2 path of a DR destination, or the reason it has none (unresolvable MAC, behind a gateway). */
+  drPath(vs: VirtualServer, dest: DesiredDest): DrPath | Error;
+}
+
+export interface Rendered {
+  state: NftState;
+  /** Destinations left out, with the reason (service still programmed without them). */
+  errors: string[];
+}
+
+const NAT_SCHEDULERS = new Set(['rr', 'wrr', 'sh', 'mh']);
+const DR_SCHEDULERS = new Set(['rr', 'wrr', 'sh', 'mh']);
+
+function vsFamily(vs: VirtualServer): Family {
+  const a = vs.address;
+  if (a.kind === 'ip') return a.family;
+  if (a.kind === 'fwmark') return a.family ?? vs.ipFamily ?? 4;
+  return vs.ipFamily ?? 4;
+}
+
+function forwardingOf(vs: VirtualServer): string {
+  const kinds = new Set([vs.forwarding.kind, ...vs.realServers.map((r) => r.forwarding?.kind ?? vs.forwarding.kind)]);
+  return kinds.size === 1 ? vs.forwarding.kind : 'mixed';
+}
+
+/** What the nftables data plane cannot do, per service, with the reason and the alternative. */
+export function nftUnsupported(services: readonly VirtualServer[]): Unsupported[] {
+  const out: Unsupported[] = [];
+  for (const vs of services) {
+    const fwd = forwardingOf(vs);
+    const no = (message: string): void => void out.push({ vs, message });
+    if (vs.address.kind === 'group') no('virtual_server_group is not supported by the nftables data plane yet; list the addresses as separate virtual servers, or use --dataplane ipvs');
+    if (fwd === 'mixed') no('real servers with different lb_kind in one service: the nftables data plane forwards a service either by NAT or by DR; split the service or use --dataplane ipvs');
+    if (fwd === 'TUN') no('lb_kind TUN needs an ipip tunnel device; the nftables data plane has no TUN forwarding (this kernel has no ipip either). Use lb_kind DR or NAT, or --dataplane ipvs where the kernel has IPVS');
+    if (fwd === 'DR' && vs.address.kind === 'fwmark') no('fwmark services cannot be forwarded by DR in nftables: the netdev ingress hook runs before anything sets a mark. Use an address:port service or lb_kind NAT');
+    const scheds = fwd === 'DR' ? DR_SCHEDULERS : NAT_SCHEDULERS;
+    if (fwd !== 'TUN' && fwd !== 'mixed' && !scheds.has(vs.scheduler))
+      no(`lb_algo ${vs.scheduler} needs per-connection state that the nftables data plane does not keep; use rr, wrr, sh or mh (or --dataplane ipvs / userspace for ${vs.scheduler})`);
+    if (vs.persistenceTimeout !== undefined) no('persistence_timeout is not supported by the nftables data plane yet; sh or mh give stateless source affinity that also survives a director failover');
+    if (vs.ops) no('ops (one-packet scheduling) is not supported by the nftables data plane; use --dataplane ipvs');
+  }
+  return out;
+}
+
+const nameAddr = (a: string, f: Family): string => (canonicalIp(a, f) ?? a).replace(/:/g, '_');
+
+/** Chain name of a service: `vs/tcp/10.0.0.1/80`, `vs/fwm/5/4`. */
+export function vsChainName(vs: VirtualServer): string {
+  const a = vs.address;
+  if (a.kind === 'ip') return `vs/${vs.protocol.toLowerCase()}/${nameAddr(a.address, a.family)}/${a.port}`;
+  if (a.kind === 'fwmark') return `vs/fwm/${a.fwmark}/${vsFamily(vs)}`;
+  return `vs/group/${a.group}`;
+}
+
+export function rsChainName(vs: VirtualServer, d: DesiredDest): string {
+  return `${vsChainName(vs)}/${nameAddr(d.address, d.family)}/${d.port ?? 0}`;
+}
+
+const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+const l3 = (f: Family): string => (f === 4 ? 'ip' : 'ip6');
+
+function slotVmap(slots: ArrayLike<number>, targets: string[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < slots.length; i++) parts.push(`${i} : goto ${targets[slots[i]!]}`);
+  return `{ ${parts.join(', ')} }`;
+}
+
+function hashKey(f: Family, withPort: boolean): string {
+  return withPort ? `${l3(f)} saddr . th sport` : `${l3(f)} saddr`;
+}
+
+/** The slot table and the expression choosing a slot, for one service and its eligible destinations. */
+function schedule(vs: VirtualServer, vkey: string, dests: DesiredDest[], dr: boolean): { expr: string; slots: ArrayLike<number>; note: string } {
+  const f = vsFamily(vs);
+  const seed = flowSeed(vkey);
+  const weights = dests.map((d) => d.weight);
+  const s = vs.scheduler;
+  if (!dr && (s === 'rr' || s === 'wrr')) {
+    // IPVS rr ignores weights other than 0; wrr follows IPVS's interleaved order.
+    const seq = wrrSequence(s === 'rr' ? weights.map(() => 1) : weights);
+    return { expr: `numgen inc mod ${seq.length}`, slots: seq, note: `${s} per-connection` };
+  }
+  if (s === 'sh') {
+    const port = !!vs.schedFlags.shPort;
+    const t = shTable(weights);
+    return { expr: `jhash ${hashKey(f, port)} mod ${t.length} seed ${hex(seed)}`, slots: t, note: `sh${port ? ' sh-port' : ''} seed ${hex(seed)}` };
+  }
+  // mh, and rr/wrr in DR: Maglev over the flow (a stateless director cannot count connections).
+  const port = s === 'mh' ? !!vs.schedFlags.mhPort : true;
+  // Sized by the configured servers, not the healthy ones: a new size would remap every
+  // flow. 400·N, not the paper's 100·N: at 100·N a rebuild moves 2–3 % of flows between
+  // surviving servers on top of the removed one's 1/N (measured in test/dataplane/sched).
+  const m = maglevSize(4 * Math.max(1, vs.realServers.length + (vs.sorryServer ? 1 : 0)));
+  const t = maglevTable(
+    dests.map((d) => ({ key: d.key, weight: s === 'rr' ? 1 : d.weight })),
+    m,
+  );
+  return { expr: `jhash ${hashKey(f, port)} mod ${m} seed ${hex(seed)}`, slots: t, note: `${s} maglev ${m}${port ? ' +port' : ''} seed ${hex(seed)}` };
+}
+
+function natTable(state: NftState, name: string, f: Family): NftTable {
+  const fam: NftFamily = f === 4 ? 'ip' : 'ip6';
+  const k = tableKey(fam, name);
+  let t = state.get(k);
+  if (t) return t;
+  t = newTable(fam, name);
+  const addrType = f === 4 ? 'ipv4_addr' : 'ipv6_addr';
+  t.maps.set('services', { name: 'services', keyTypes: [addrType, 'inet_proto', 'inet_service'], dataType: 'verdict', elements: new Map() });
+  t.maps.set('fwmarks', { name: 'fwmarks', keyTypes: ['mark'], dataType: 'verdict', elements: new Map() });
+  const dispatch = `${l3(f)} daddr . meta l4proto . th dport vmap @services`;
+  addChain(t, 'prerouting', [dispatch, 'meta mark vmap @fwmarks'], { base: { type: 'nat', hook: 'prerouting', prio: -100 } });
+  // Connections the director itself opens to a VIP are balanced too.
+  addChain(t, 'output', [dispatch], { base: { type: 'nat', hook: 'output', prio: -100 } });
+  state.set(k, t);
+  return t;
+}
+
+function drTable(state: NftState, name: string): NftTable {
+  const k = tableKey('netdev', name);
+  let t = state.get(k);
+  if (t) return t;
+  t = newTable('netdev', name);
+  t.maps.set('dr4', { name: 'dr4', keyTypes: ['ipv4_addr', 'inet_proto', 'inet_service'], dataType: 'verdict', elements: new Map() });
+  t.maps.set('dr6', { name: 'dr6', keyTypes: ['ipv6_addr', 'inet_proto', 'inet_service'], dataType: 'verdict', elements: new Map() });
+  state.set(k, t);
+  return t;
+}
+
+function ingressChain(t: NftTable, dev: string): void {
+  const name = `ingress/${dev}`;
+  if (t.chains.has(name)) return;
+  // pkttype host: frames the bridge floods to every port are not ours to forward (lab.md pitfall 2).
+  addChain(t, name, ['meta pkttype host ip daddr . meta l4proto . th dport vmap @dr4', 'meta pkttype host ip6 daddr . meta l4proto . th dport vmap @dr6'], {
+    base: { type: 'filter', hook: 'ingress', prio: 0, device: dev },
+  });
+}
+
+function addrPort(d: DesiredDest): string {
+  const a = d.family === 6 ? `[${canonicalIp(d.address, 6) ?? d.address}]` : d.address;
+  return d.port !== undefined ? `${a}:${d.port}` : a;
+}
+
+export function renderNft(desired: readonly DesiredService[], ctx: RenderContext): Rendered {
+  const name = ctx.table ?? TABLE;
+  const state: NftState = new Map();
+  const errors: string[] = [];
+  const unsupported = new Set(nftUnsupported(desired.map((d) => d.vs)).map((u) => u.vs));
+  for (const ds of desired) {
+    const vs = ds.vs;
+    if (unsupported.has(vs)) continue;
+    const f = vsFamily(vs);
+    const dr = forwardingOf(vs) === 'DR';
+    const t = dr ? drTable(state, name) : natTable(state, name, f);
+    const vsName = vsChainName(vs);
+    const proto = vs.protocol.toLowerCase();
+    // Destinations: each gets a chain (its counter survives weight 0); only weight > 0 get slots.
+    const targets: string[] = [];
+    const eligible: DesiredDest[] = [];
+    for (const d of ds.dests) {
+      let rule: string;
+      if (dr) {
+        const p = ctx.drPath(vs, d);
+        if (p instanceof Error) {
+          errors.push(`${ds.vsKey} -> ${d.key}: ${p.message}`);
+          continue;
+        }
+        if (p.kind === 'local') rule = 'counter accept';
+        else {
+          // Source MAC rewritten to ours so the switch does not learn the client's MAC on our port (pitfall 1).
+          rule = `counter ether saddr set ${p.ownMac} ether daddr set ${p.mac} fwd to "${p.ifname}"`;
+          ingressChain(t, p.ifname);
+        }
+      } else {
+        rule = `counter meta l4proto ${proto} dnat to ${addrPort(d)}`;
+      }
+      const rsName = rsChainName(vs, d);
+      addChain(t, rsName, [rule], { comment: `${ds.vsKey} -> ${d.key}`, notes: [`w=${d.weight}${d.sorry ? ' sorry' : ''}`] });
+      if (d.weight > 0) {
+        targets.push(rsName);
+        eligible.push(d);
+      }
+    }
+    let rule: string;
+    let note: string;
+    if (eligible.length === 0) {
+      rule = 'counter drop';
+      note = `${vs.scheduler} no-destination`;
+    } else {
+      const s = schedule(vs, ds.vsKey, eligible, dr);
+      rule = `counter ${s.expr} vmap ${slotVmap(s.slots, targets)}`;
+      note = s.note;
+    }
+    addChain(t, vsName, [rule], { comment: ds.vsKey, notes: [note] });
+    const a = vs.address;
+    if (a.kind === 'ip') {
+      const key = `${canonicalIp(a.address, a.family) ?? a.address} . ${proto} . ${a.port}`;
+      t.maps.get(dr ? (f === 4 ? 'dr4' : 'dr6') : 'services')!.elements.set(key, `goto ${vsName}`);
+    } else if (a.kind === 'fwmark') {
+      t.maps.get('fwmarks')!.elements.set(String(a.fwmark), `goto ${vsName}`);
+    }
+  }
+  return { state, errors };
+}
