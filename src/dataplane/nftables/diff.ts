@@ -21,8 +21,16 @@ function chainDecl(t: NftTable, c: NftChain): string {
 }
 
 function mapDecl(t: NftTable, m: NftMap): string {
+  if (!m.dataType) {
+    // A set; a dynamic one counts per element what the packet path adds (per-destination connections).
+    const extra = m.dynamic ? ' flags dynamic; counter; size 1048576;' : '';
+    return `add set ${t.family} ${t.name} ${m.name} { type ${m.keyTypes.join(' . ')};${extra} }`;
+  }
   return `add map ${t.family} ${t.name} ${m.name} { type ${m.keyTypes.join(' . ')} : ${m.dataType}; }`;
 }
+
+const kindOf = (m: NftMap): string => (m.dataType ? 'map' : 'set');
+const elemText = (k: string, v: string): string => (v ? `${k} : ${v}` : k);
 
 function ruleCmds(t: NftTable, c: NftChain): string[] {
   return c.rules.map((r, i) => `add rule ${t.family} ${t.name} ${c.name} ${r} comment ${q(c.tags[i]!)}`);
@@ -51,8 +59,14 @@ export function diffState(desired: NftState, actual: NftState, expected?: NftSta
   const changes: Change[] = [];
 
   // Drift: haldir last wrote exactly the desired chain, yet the kernel has something else.
+  // Without a record (a fresh process) the kernel still tells: haldir never leaves one of
+  // its chains empty or a rule without its tag.
   const driftChain = (tk: string, name: string, d: NftChain): boolean => {
-    const e = expected?.get(tk)?.chains.get(name);
+    if (!expected) {
+      const a = actual.get(tk)?.chains.get(name);
+      return !!a && (a.tags.length === 0 || a.tags.some((t) => !t.startsWith('h=')));
+    }
+    const e = expected.get(tk)?.chains.get(name);
     return !!e && sameBase(e.base, d.base) && sameRules(e, d);
   };
 
@@ -68,16 +82,17 @@ export function diffState(desired: NftState, actual: NftState, expected?: NftSta
       const am = at?.maps.get(mn);
       let actualElems = am?.elements ?? new Map<string, string>();
       if (am && !sameMapType(am, dm)) {
-        early.push(`delete map ${dt.family} ${dt.name} ${mn}`);
-        changes.push({ op: 'update', object: `map ${dt.family} ${dt.name} ${mn}`, detail: `type ${am.keyTypes.join(' . ')} : ${am.dataType} replaced`, drift: true });
+        early.push(`delete ${kindOf(am)} ${dt.family} ${dt.name} ${mn}`);
+        changes.push({ op: 'update', object: `${kindOf(dm)} ${dt.family} ${dt.name} ${mn}`, detail: `type ${am.keyTypes.join(' . ')} : ${am.dataType} replaced`, drift: true });
         actualElems = new Map();
       }
       if (!am || !sameMapType(am, dm)) early.push(mapDecl(dt, dm));
+      if (dm.dynamic) continue;
       const em = et?.maps.get(mn);
       for (const [k, v] of actualElems) {
         const dv = dm.elements.get(k);
         if (dv === v) continue;
-        elems.push(`delete element ${dt.family} ${dt.name} ${mn} { ${k} }`);
+        if (dv === undefined || dv !== v) elems.push(`delete element ${dt.family} ${dt.name} ${mn} { ${k} }`);
         if (dv === undefined) {
           const drift = em !== undefined && !em.elements.has(k);
           changes.push({ op: 'delete', object: elementObject(dt, dm, k), detail: `was ${v}`, ...(drift ? { drift } : {}) });
@@ -86,8 +101,11 @@ export function diffState(desired: NftState, actual: NftState, expected?: NftSta
       for (const [k, v] of dm.elements) {
         const av = actualElems.get(k);
         if (av === v) continue;
-        elems.push(`add element ${dt.family} ${dt.name} ${mn} { ${k} : ${v} }`);
-        const drift = em !== undefined && em.elements.get(k) === v;
+        elems.push(`add element ${dt.family} ${dt.name} ${mn} { ${elemText(k, v)} }`);
+        // Without a record: a dispatch element missing while the chain it leads to exists
+        // (haldir writes both in one transaction) was removed behind its back.
+        const target = /^goto (\S+)$/.exec(v)?.[1];
+        const drift = em !== undefined ? em.elements.get(k) === v : !expected && av === undefined && !!target && !!at?.chains.has(target);
         changes.push({ op: av === undefined ? 'add' : 'update', object: elementObject(dt, dm, k), detail: av === undefined ? v : `${av} -> ${v}`, ...(drift ? { drift } : {}) });
       }
     }
@@ -119,10 +137,10 @@ export function diffState(desired: NftState, actual: NftState, expected?: NftSta
       late.push(`delete chain ${dt.family} ${dt.name} ${cn}`);
       changes.push({ op: 'delete', object: what(dt, ac) });
     }
-    for (const [mn] of at?.maps ?? []) {
+    for (const [mn, am] of at?.maps ?? []) {
       if (dt.maps.has(mn)) continue;
-      late.push(`delete map ${dt.family} ${dt.name} ${mn}`);
-      changes.push({ op: 'delete', object: `map ${dt.family} ${dt.name} ${mn}` });
+      late.push(`delete ${kindOf(am)} ${dt.family} ${dt.name} ${mn}`);
+      changes.push({ op: 'delete', object: `${kindOf(am)} ${dt.family} ${dt.name} ${mn}` });
     }
   }
   // Tables haldir no longer needs (e.g. the last IPv6 service went away).
@@ -135,7 +153,7 @@ export function diffState(desired: NftState, actual: NftState, expected?: NftSta
   const flushFirst = late.filter((c) => c.startsWith('flush chain') && early.includes(c.replace('flush', 'delete')));
   const lateRest = late.filter((c) => !flushFirst.includes(c));
   // Every flush before any delete: a chain can be deleted only once no rule jumps to it.
-  const rank = (c: string): number => (c.startsWith('flush') ? 0 : c.startsWith('delete chain') ? 1 : c.startsWith('delete map') ? 2 : 3);
+  const rank = (c: string): number => (c.startsWith('flush') ? 0 : c.startsWith('delete chain') ? 1 : c.startsWith('delete map') || c.startsWith('delete set') ? 2 : 3);
   lateRest.sort((a, b) => rank(a) - rank(b));
   return { commands: [...flushFirst, ...early, ...rules, ...elems, ...lateRest], changes };
 }
@@ -145,5 +163,5 @@ function describeRuleChange(a: NftChain, d: NftChain): string {
   const an = notes(a);
   const dn = notes(d);
   if (an && dn && an !== dn) return `${an} -> ${dn}`;
-  return `${a.tags.length} rule(s) replaced by ${d.tags.length}`;
+  return 'slots or targets changed';
 }

@@ -75,12 +75,13 @@ export class NftablesDataplane implements Dataplane {
   }
 
   /** The kernel's copy of haldir's tables, with the first counter of each chain. */
-  async read(): Promise<{ state: NftState; counters: Map<string, Counter> }> {
+  async read(): Promise<{ state: NftState; counters: Map<string, Counter>; elemCounters: Map<string, Map<string, Counter>> }> {
     const list = await run(this.nft, ['-j', 'list', 'tables']);
     if (list.code !== 0) throw new NftError(`nft list tables failed: ${list.stderr.trim()}`, list.stderr);
     const present = parseTableList(list.stdout).filter((t) => t.name === this.table && (OWN as string[]).includes(t.family));
     const state: NftState = new Map();
     const counters = new Map<string, Counter>();
+    const elemCounters = new Map<string, Map<string, Counter>>();
     for (const t of present) {
       const r = await run(this.nft, ['-j', 'list', 'table', t.family, t.name]);
       if (r.code !== 0) {
@@ -90,8 +91,9 @@ export class NftablesDataplane implements Dataplane {
       const p = parseNftJson(r.stdout, t.family as NftFamily, t.name);
       state.set(tableKey(p.table.family, p.table.name), p.table);
       for (const [c, v] of p.counters) counters.set(`${t.family} ${c}`, v);
+      for (const [n, m] of p.elemCounters) elemCounters.set(`${t.family} ${n}`, m);
     }
-    return { state, counters };
+    return { state, counters, elemCounters };
   }
 
   private async drPaths(desired: readonly DesiredService[]): Promise<(vs: VirtualServer, d: DesiredDest) => DrPath | Error> {
@@ -146,8 +148,8 @@ export class NftablesDataplane implements Dataplane {
 
   /** The table with counters, and for NAT services the connections conntrack tracks per destination. */
   async stats(): Promise<ServiceStats[]> {
-    const { state, counters } = await this.read();
-    const stats = statsFromKernel(state, counters);
+    const { state, counters, elemCounters } = await this.read();
+    const stats = statsFromKernel(state, counters, elemCounters);
     const nat = [...state.values()].filter((t) => t.family !== 'netdev').map((t) => t.family);
     if (nat.length === 0) return stats;
     const services: NatService[] = [];

@@ -26,9 +26,11 @@ export interface NftChain {
 
 export interface NftMap {
   name: string;
-  /** Key types (e.g. ['ipv4_addr','inet_proto','inet_service']) and data type ('verdict'). */
+  /** Key types (e.g. ['ipv4_addr','inet_proto','inet_service']) and data type ('verdict'; '' for a set). */
   keyTypes: string[];
   dataType: string;
+  /** Filled by the packet path (`update @set`): its elements are the kernel's, never diffed. */
+  dynamic?: boolean;
   /** Element key text → data text, both in nft's printed form (`10.0.0.1 . tcp . 80` → `goto vs/…`). */
   elements: Map<string, string>;
 }

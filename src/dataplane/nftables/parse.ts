@@ -12,6 +12,8 @@ export interface ParsedTable {
   table: NftTable;
   /** Chain name → its first rule's counter. */
   counters: Map<string, Counter>;
+  /** Set name → element key → the element's counter (sets declared with `counter`). */
+  elemCounters: Map<string, Map<string, Counter>>;
 }
 
 type J = Record<string, unknown>;
@@ -37,6 +39,7 @@ export function parseNftJson(text: string, family: NftFamily, name: string): Par
   if (!Array.isArray(doc.nftables)) throw new Error('nft -j output has no "nftables" array');
   const table = newTable(family, name);
   const counters = new Map<string, Counter>();
+  const elemCounters = new Map<string, Map<string, Counter>>();
   for (const item of doc.nftables) {
     if (item.chain) {
       const c = item.chain as J;
@@ -55,11 +58,18 @@ export function parseNftJson(text: string, family: NftFamily, name: string): Par
       if (m.table !== name || m.family !== family) continue;
       const keyTypes = Array.isArray(m.type) ? (m.type as unknown[]).map(String) : [String(m.type)];
       const elements = new Map<string, string>();
+      const ec = new Map<string, Counter>();
       for (const e of (m.elem as unknown[] | undefined) ?? []) {
         if (Array.isArray(e)) elements.set(elemText(e[0]), elemText(e[1]));
-        else elements.set(elemText(e), '');
+        else {
+          elements.set(elemText(e), '');
+          const c = (e as { elem?: { counter?: Counter } }).elem?.counter;
+          if (c) ec.set(elemText(e), { packets: Number(c.packets), bytes: Number(c.bytes) });
+        }
       }
-      table.maps.set(String(m.name), { name: String(m.name), keyTypes, dataType: item.map ? String(m.map) : '', elements });
+      const flags = Array.isArray(m.flags) ? (m.flags as unknown[]).map(String) : typeof m.flags === 'string' ? [m.flags] : [];
+      table.maps.set(String(m.name), { name: String(m.name), keyTypes, dataType: item.map ? String(m.map) : '', elements, ...(flags.includes('dynamic') ? { dynamic: true } : {}) });
+      if (ec.size) elemCounters.set(String(m.name), ec);
     } else if (item.rule) {
       const r = item.rule as J;
       if (r.table !== name || r.family !== family) continue;
@@ -78,7 +88,7 @@ export function parseNftJson(text: string, family: NftFamily, name: string): Par
       }
     }
   }
-  return { table, counters };
+  return { table, counters, elemCounters };
 }
 
 /** `nft -j list tables` → the `family name` pairs present. */

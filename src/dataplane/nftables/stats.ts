@@ -16,7 +16,8 @@ const unname = (a: string): string => a.replace(/_/g, ':');
 
 const note = (tag: string | undefined): string[] => (tag ?? '').split(' ').slice(1);
 
-export function statsFromKernel(state: NftState, counters: Map<string, Counter>): ServiceStats[] {
+/** `elemCounters`: `family set` → element key → counter (the NAT table's @rs_stats). */
+export function statsFromKernel(state: NftState, counters: Map<string, Counter>, elemCounters: Map<string, Map<string, Counter>> = new Map()): ServiceStats[] {
   const out: ServiceStats[] = [];
   for (const t of state.values()) {
     const dr = t.family === 'netdev';
@@ -44,6 +45,27 @@ export function statsFromKernel(state: NftState, counters: Map<string, Counter>)
       }
       byVs.set(c.name, s);
       out.push(s);
+    }
+    if (!dr) {
+      // NAT: destinations and weights from @dests / @fwm_dests, connections from @rs_stats.
+      const fam: Family = t.family === 'ip6' ? 6 : 4;
+      const conns = elemCounters.get(`${t.family} rs_stats`);
+      const add = (s: ServiceStats | undefined, vip: string | undefined, addr: string, port: string, weight: string): void => {
+        if (!s) return;
+        const d: DestStats = { key: `[${addr}]:${port}`, address: addr, family: fam, port: Number(port), weight: Number(weight), forwarding: 'Masq' };
+        if (vip !== undefined) d.conns = conns?.get(`${vip} . ${addr} . ${port}`)?.packets ?? 0;
+        s.dests.push(d);
+      };
+      const byKey = new Map([...byVs.values()].map((s) => [s.vsKey, s]));
+      for (const [k, w] of t.maps.get('dests')?.elements ?? []) {
+        const [vip, proto, vport, addr, port] = k.split(' . ');
+        add(byKey.get(`${proto}:[${vip}]:${vport}`), vip, addr!, port!, w);
+      }
+      for (const [k, w] of t.maps.get('fwm_dests')?.elements ?? []) {
+        const [mark, addr, port] = k.split(' . ');
+        add(byKey.get(`fwmark:${mark}:${fam}`), undefined, addr!, port!, w);
+      }
+      continue;
     }
     for (const c of t.chains.values()) {
       const m = RS_NAME.exec(c.name);
