@@ -72,7 +72,18 @@ function canon(address: string, family: Family): string {
 const proto = (p: Protocol): string => p.toLowerCase();
 
 /** A virtual service's identity: protocol, address and port; fwmark and family; or group and protocol (keepalived vs_iseq). */
+// Keys are asked for on every health event and data-plane reconcile; model objects are
+// immutable once built, so each key is computed once per object.
+const vsKeys = new WeakMap<VirtualServer, string>();
+const rsKeys = new WeakMap<RealServer, string>();
+
 export function vsKey(vs: VirtualServer): string {
+  let k = vsKeys.get(vs);
+  if (k === undefined) vsKeys.set(vs, (k = computeVsKey(vs)));
+  return k;
+}
+
+function computeVsKey(vs: VirtualServer): string {
   const a = vs.address;
   switch (a.kind) {
     case 'ip':
@@ -86,7 +97,9 @@ export function vsKey(vs: VirtualServer): string {
 
 /** A real server's identity within its service: address and port (keepalived rs_iseq). */
 export function rsKey(rs: RealServer): string {
-  return `[${canon(rs.address, rs.family)}]:${rs.port ?? 0}`;
+  let k = rsKeys.get(rs);
+  if (k === undefined) rsKeys.set(rs, (k = `[${canon(rs.address, rs.family)}]:${rs.port ?? 0}`));
+  return k;
 }
 
 // Settings that say how often or how patiently a checker checks, not what: a change

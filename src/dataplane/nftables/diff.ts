@@ -54,7 +54,15 @@ function elementObject(t: NftTable, m: NftMap, key: string): string {
 export function diffState(desired: NftState, actual: NftState, expected?: NftState): NftDiff {
   const early: string[] = [];
   const rules: string[] = [];
-  const elems: string[] = [];
+  // Element changes per map, batched into few commands (one per 1000 elements: nft parses
+  // a 37k-command file far slower than 37 commands with the same elements).
+  const delElems = new Map<string, string[]>();
+  const addElems = new Map<string, string[]>();
+  const push = (m: Map<string, string[]>, target: string, e: string): void => {
+    const l = m.get(target);
+    if (l) l.push(e);
+    else m.set(target, [e]);
+  };
   const late: string[] = [];
   const changes: Change[] = [];
 
@@ -92,7 +100,7 @@ export function diffState(desired: NftState, actual: NftState, expected?: NftSta
       for (const [k, v] of actualElems) {
         const dv = dm.elements.get(k);
         if (dv === v) continue;
-        if (dv === undefined || dv !== v) elems.push(`delete element ${dt.family} ${dt.name} ${mn} { ${k} }`);
+        push(delElems, `${dt.family} ${dt.name} ${mn}`, k);
         if (dv === undefined) {
           const drift = em !== undefined && !em.elements.has(k);
           changes.push({ op: 'delete', object: elementObject(dt, dm, k), detail: `was ${v}`, ...(drift ? { drift } : {}) });
@@ -101,7 +109,7 @@ export function diffState(desired: NftState, actual: NftState, expected?: NftSta
       for (const [k, v] of dm.elements) {
         const av = actualElems.get(k);
         if (av === v) continue;
-        elems.push(`add element ${dt.family} ${dt.name} ${mn} { ${elemText(k, v)} }`);
+        push(addElems, `${dt.family} ${dt.name} ${mn}`, elemText(k, v));
         // Without a record: a dispatch element missing while the chain it leads to exists
         // (haldir writes both in one transaction) was removed behind its back.
         const target = /^goto (\S+)$/.exec(v)?.[1];
@@ -155,6 +163,9 @@ export function diffState(desired: NftState, actual: NftState, expected?: NftSta
   // Every flush before any delete: a chain can be deleted only once no rule jumps to it.
   const rank = (c: string): number => (c.startsWith('flush') ? 0 : c.startsWith('delete chain') ? 1 : c.startsWith('delete map') || c.startsWith('delete set') ? 2 : 3);
   lateRest.sort((a, b) => rank(a) - rank(b));
+  const elems: string[] = [];
+  for (const [op, m] of [['delete', delElems], ['add', addElems]] as const)
+    for (const [target, list] of m) for (let i = 0; i < list.length; i += 1000) elems.push(`${op} element ${target} { ${list.slice(i, i + 1000).join(', ')} }`);
   return { commands: [...flushFirst, ...early, ...rules, ...elems, ...lateRest], changes };
 }
 

@@ -12,7 +12,7 @@ import type { Change, Dataplane, DesiredDest, DesiredService, ReconcileOptions, 
 import { diffState } from './diff.js';
 import { cloneState, tableKey, type NftFamily, type NftState } from './objects.js';
 import { parseNftJson, parseTableList, type Counter } from './parse.js';
-import { nftUnsupported, renderNft, TABLE, type DrPath } from './render.js';
+import { assemble, fingerprint, nftUnsupported, renderService, TABLE, type DrPath, type Fragment } from './render.js';
 import { statsFromKernel } from './stats.js';
 import { countNatConnections, dumpConntrack, DST_NAT_FILTER, type NatService } from '../../netlink/conntrack.js';
 
@@ -29,6 +29,8 @@ export interface NftOptions {
   nft?: string;
   log?: Logger;
   dr?: DrResolver;
+  /** Full NAT: masquerade NAT services' connections too (one-armed directors). */
+  masquerade?: boolean;
 }
 
 export class NftError extends Error {
@@ -60,14 +62,16 @@ export class NftablesDataplane implements Dataplane {
   private readonly nft: string;
   private readonly log: Logger;
   private readonly dr: DrResolver | undefined;
-  /** What haldir last wrote (undefined until the first reconcile reads the kernel). */
-  private written: NftState | undefined;
+  private readonly masquerade: boolean;
+  /** What haldir last wrote, per service (undefined until the first reconcile reads the kernel). */
+  private frags: Map<string, Fragment> | undefined;
 
   constructor(opts: NftOptions = {}) {
     this.table = opts.table ?? TABLE;
     this.nft = opts.nft ?? 'nft';
     this.log = opts.log ?? (() => {});
     this.dr = opts.dr;
+    this.masquerade = !!opts.masquerade;
   }
 
   unsupported(services: readonly VirtualServer[]): Unsupported[] {
@@ -108,19 +112,41 @@ export class NftablesDataplane implements Dataplane {
   async reconcile(desired: readonly DesiredService[], opts: ReconcileOptions = {}): Promise<ReconcileReport> {
     const t0 = performance.now();
     const drPath = await this.drPaths(desired);
-    const rendered = renderNft(desired, { table: this.table, drPath });
-    const full = opts.full || !this.written;
-    const actual = full ? (await this.read()).state : this.written!;
-    const d = diffState(rendered.state, actual, full ? this.written : undefined);
+    const ctx = { table: this.table, drPath, masquerade: this.masquerade };
+    const unsupported = new Set(nftUnsupported(desired.map((d) => d.vs)).map((u) => u.vs));
+    // Services whose input is unchanged keep their rendered objects (O(changed) rendering).
+    const frags = new Map<string, Fragment>();
+    const changed = new Set<string>();
+    for (const ds of desired) {
+      if (unsupported.has(ds.vs)) continue;
+      const fp = fingerprint(ds, ctx);
+      const old = this.frags?.get(ds.vsKey);
+      if (old && old.fp === fp) frags.set(ds.vsKey, old);
+      else {
+        frags.set(ds.vsKey, renderService(ds, ctx, fp));
+        changed.add(ds.vsKey);
+      }
+    }
+    for (const k of this.frags?.keys() ?? []) if (!frags.has(k)) changed.add(k);
+    const full = opts.full || !this.frags;
+    let d;
+    if (full) {
+      const actual = (await this.read()).state;
+      d = diffState(assemble(frags.values(), this.table), actual, this.frags ? assemble(this.frags.values(), this.table) : undefined);
+    } else {
+      // Only the changed services' objects, over the skeleton both sides share.
+      d = diffState(assemble(frags.values(), this.table, changed), assemble(this.frags!.values(), this.table, changed));
+    }
     const report: ReconcileReport = { changes: d.changes, applied: false, ms: 0 };
-    if (rendered.errors.length) report.errors = rendered.errors;
+    const errors = [...frags.values()].flatMap((f) => f.errors);
+    if (errors.length) report.errors = errors;
     if (d.commands.length && !opts.dryRun) {
       await this.apply(d.commands);
       report.applied = true;
       for (const c of d.changes) if (c.drift) this.log('repaired drift', { object: c.object, op: c.op, ...(c.detail ? { detail: c.detail } : {}) });
     }
-    if (!opts.dryRun) this.written = rendered.state;
-    report.note = `${d.commands.length} nft command(s)${full ? ', kernel state read' : ''}`;
+    if (!opts.dryRun) this.frags = frags;
+    report.note = `${d.commands.length} nft command(s)${full ? ', kernel state read' : `, ${changed.size} service(s) re-rendered`}`;
     report.ms = performance.now() - t0;
     return report;
   }
@@ -138,7 +164,7 @@ export class NftablesDataplane implements Dataplane {
         const m = /batch\.nft:(\d+):/.exec(r.stderr);
         const bad = m ? commands[Number(m[1]) - 1] : undefined;
         const first = r.stderr.split('\n').find((l) => /Error:/.test(l))?.replace(/^.*?Error:\s*/, '') ?? r.stderr.trim();
-        this.written = undefined; // unknown now: the next reconcile reads the kernel
+        this.frags = undefined; // unknown now: the next reconcile reads the kernel
         throw new NftError(`nft rejected the transaction, nothing was changed: ${first}${bad ? `\n  in: ${bad.slice(0, 300)}` : ''}`, r.stderr);
       }
     } finally {
@@ -186,12 +212,12 @@ export class NftablesDataplane implements Dataplane {
     const { state } = await this.read();
     const cmds = [...state.values()].map((t) => `delete table ${t.family} ${t.name}`);
     if (cmds.length) await this.apply(cmds);
-    this.written = new Map();
+    this.frags = new Map();
   }
 
   /** What haldir believes the kernel has (tests, status). */
   snapshot(): NftState | undefined {
-    return this.written ? cloneState(this.written) : undefined;
+    return this.frags ? cloneState(assemble(this.frags.values(), this.table)) : undefined;
   }
 }
 

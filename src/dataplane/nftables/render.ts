@@ -20,7 +20,7 @@ import { canonicalIp } from '../../vrrp/addr.js';
 import type { Family, VirtualServer } from '../../model/types.js';
 import { flowSeed, maglevSize, maglevTable, shTable, wrrSequence } from '../sched.js';
 import type { DesiredDest, DesiredService, Unsupported } from '../types.js';
-import { addChain, newTable, tableKey, type NftFamily, type NftState, type NftTable } from './objects.js';
+import { addChain, newTable, tableKey, type NftChain, type NftFamily, type NftState, type NftTable } from './objects.js';
 
 export const TABLE = 'haldir';
 
@@ -29,6 +29,8 @@ export type DrPath = { kind: 'mac'; ifname: string; ownMac: string; mac: string 
 
 export interface RenderContext {
   table?: string;
+  /** Full NAT: also masquerade (SNAT to the director) so replies return through it in one-armed setups. */
+  masquerade?: boolean;
   /** L2 path of a DR destination, or the reason it has none (unresolvable MAC, behind a gateway). */
   drPath(vs: VirtualServer, dest: DesiredDest): DrPath | Error;
 }
@@ -148,12 +150,16 @@ function natTable(state: NftState, name: string, f: Family): NftTable {
   t.maps.set('dests', { name: 'dests', keyTypes: [addrType, 'inet_proto', 'inet_service', addrType, 'inet_service'], dataType: 'mark', elements: new Map() });
   t.maps.set('fwm_dests', { name: 'fwm_dests', keyTypes: ['mark', addrType, 'inet_service'], dataType: 'mark', elements: new Map() });
   t.maps.set('rs_stats', { name: 'rs_stats', keyTypes: [addrType, addrType, 'inet_service'], dataType: '', elements: new Map(), dynamic: true });
+  // Virtual addresses whose connections are also masqueraded ("full NAT").
+  t.maps.set('masq', { name: 'masq', keyTypes: [addrType], dataType: '', elements: new Map() });
   const dispatch = `${l3(f)} daddr . meta l4proto . th dport vmap @services`;
   addChain(t, 'prerouting', [dispatch, 'meta mark vmap @fwmarks'], { base: { type: 'nat', hook: 'prerouting', prio: -100 } });
   // Connections the director itself opens to a VIP are balanced too.
   addChain(t, 'output', [dispatch], { base: { type: 'nat', hook: 'output', prio: -100 } });
   // A nat chain sees each flow's first packet: one count per connection and destination.
-  addChain(t, 'postrouting', [`ct status dnat update @rs_stats { ct original ${l3(f)} daddr . ${l3(f)} daddr . th dport }`], { base: { type: 'nat', hook: 'postrouting', prio: 100 } });
+  addChain(t, 'postrouting', [`ct status dnat update @rs_stats { ct original ${l3(f)} daddr . ${l3(f)} daddr . th dport }`, `ct status dnat ct original ${l3(f)} daddr @masq masquerade`], {
+    base: { type: 'nat', hook: 'postrouting', prio: 100 },
+  });
   state.set(k, t);
   return t;
 }
@@ -178,66 +184,119 @@ function ingressChain(t: NftTable, dev: string): void {
   });
 }
 
-export function renderNft(desired: readonly DesiredService[], ctx: RenderContext): Rendered {
+/** One service's objects: its chains and its map elements, with a fingerprint of its input. */
+export interface Fragment {
+  vsKey: string;
+  /** Changes whenever anything the service's objects depend on changes. */
+  fp: string;
+  dr: boolean;
+  family: Family;
+  chains: NftChain[];
+  elements: [map: string, key: string, value: string][];
+  /** DR: interfaces whose ingress hook must dispatch. */
+  devices: string[];
+  errors: string[];
+}
+
+function pathText(p: DrPath | Error): string {
+  if (p instanceof Error) return `!${p.message}`;
+  return p.kind === 'local' ? 'local' : `${p.ifname}/${p.ownMac}/${p.mac}`;
+}
+
+/** What a service's rendering depends on, as one string (compared, never parsed). */
+export function fingerprint(ds: DesiredService, ctx: RenderContext): string {
+  const vs = ds.vs;
+  const dr = forwardingOf(vs) === 'DR';
+  const parts = [ds.vsKey, vs.protocol, vs.scheduler, JSON.stringify(vs.schedFlags), forwardingOf(vs), vs.realServers.length, vs.sorryServer ? 1 : 0, ctx.masquerade ? 'masq' : ''];
+  for (const d of ds.dests) parts.push(`${d.key}=${d.weight}${d.sorry ? 's' : ''}${dr ? `@${pathText(ctx.drPath(vs, d))}` : ''}`);
+  return parts.join('|');
+}
+
+/** The objects of one supported service (scratch tables, then taken apart). */
+export function renderService(ds: DesiredService, ctx: RenderContext, fp = fingerprint(ds, ctx)): Fragment {
   const name = ctx.table ?? TABLE;
-  const state: NftState = new Map();
+  const scratch: NftState = new Map();
   const errors: string[] = [];
-  const unsupported = new Set(nftUnsupported(desired.map((d) => d.vs)).map((u) => u.vs));
-  for (const ds of desired) {
-    const vs = ds.vs;
-    if (unsupported.has(vs)) continue;
-    const f = vsFamily(vs);
-    const dr = forwardingOf(vs) === 'DR';
-    const t = dr ? drTable(state, name) : natTable(state, name, f);
-    const vsName = vsChainName(vs);
-    const proto = vs.protocol.toLowerCase();
-    const eligible: DesiredDest[] = [];
-    const targets: string[] = [];
-    for (const d of ds.dests) {
-      if (dr) {
-        const p = ctx.drPath(vs, d);
-        if (p instanceof Error) {
-          errors.push(`${ds.vsKey} -> ${d.key}: ${p.message}`);
-          continue;
-        }
-        // Source MAC rewritten to ours so the switch does not learn the client's MAC on our port (pitfall 1).
-        const rule = p.kind === 'local' ? 'counter accept' : `counter ether saddr set ${p.ownMac} ether daddr set ${p.mac} fwd to "${p.ifname}"`;
-        if (p.kind === 'mac') ingressChain(t, p.ifname);
-        const rsName = rsChainName(vs, d);
-        addChain(t, rsName, [rule], { comment: `${ds.vsKey} -> ${d.key}`, notes: [`w=${d.weight}${d.sorry ? ' sorry' : ''}`] });
-        targets.push(`goto ${rsName}`);
-      } else {
-        targets.push(natTarget(d));
-        const a = vs.address;
-        const da = canonicalIp(d.address, d.family) ?? d.address;
-        if (a.kind === 'ip') t.maps.get('dests')!.elements.set(`${canonicalIp(a.address, a.family) ?? a.address} . ${proto} . ${a.port} . ${da} . ${d.port ?? 0}`, String(d.weight));
-        else if (a.kind === 'fwmark') t.maps.get('fwm_dests')!.elements.set(`${a.fwmark} . ${da} . ${d.port ?? 0}`, String(d.weight));
+  const vs = ds.vs;
+  const f = vsFamily(vs);
+  const dr = forwardingOf(vs) === 'DR';
+  const t = dr ? drTable(scratch, name) : natTable(scratch, name, f);
+  const skeleton = new Set(t.chains.keys());
+  const devices: string[] = [];
+  const vsName = vsChainName(vs);
+  const proto = vs.protocol.toLowerCase();
+  const eligible: DesiredDest[] = [];
+  const targets: string[] = [];
+  for (const d of ds.dests) {
+    if (dr) {
+      const p = ctx.drPath(vs, d);
+      if (p instanceof Error) {
+        errors.push(`${ds.vsKey} -> ${d.key}: ${p.message}`);
+        continue;
       }
-      if (d.weight > 0) eligible.push(d);
-      else targets.pop();
-    }
-    let rule: string;
-    let note: string;
-    if (eligible.length === 0) {
-      rule = 'counter drop';
-      note = `${vs.scheduler} no-destination`;
+      // Source MAC rewritten to ours so the switch does not learn the client's MAC on our port (pitfall 1).
+      const rule = p.kind === 'local' ? 'counter accept' : `counter ether saddr set ${p.ownMac} ether daddr set ${p.mac} fwd to "${p.ifname}"`;
+      if (p.kind === 'mac' && !devices.includes(p.ifname)) devices.push(p.ifname);
+      const rsName = rsChainName(vs, d);
+      addChain(t, rsName, [rule], { comment: `${ds.vsKey} -> ${d.key}`, notes: [`w=${d.weight}${d.sorry ? ' sorry' : ''}`] });
+      targets.push(`goto ${rsName}`);
     } else {
-      const s = schedule(vs, ds.vsKey, eligible, dr);
-      if (dr) rule = `counter ${s.expr} vmap ${slotMap(s.slots, targets)}`;
-      else {
-        const withPort = eligible.every((d) => d.port !== undefined);
-        rule = `counter meta l4proto ${proto} dnat ${l3(f)} to ${s.expr} map ${slotMap(s.slots, withPort ? targets : eligible.map((d) => natTarget({ ...d, port: undefined })))}`;
-      }
-      note = s.note;
+      targets.push(natTarget(d));
+      const a = vs.address;
+      const da = canonicalIp(d.address, d.family) ?? d.address;
+      if (a.kind === 'ip') t.maps.get('dests')!.elements.set(`${canonicalIp(a.address, a.family) ?? a.address} . ${proto} . ${a.port} . ${da} . ${d.port ?? 0}`, String(d.weight));
+      else if (a.kind === 'fwmark') t.maps.get('fwm_dests')!.elements.set(`${a.fwmark} . ${da} . ${d.port ?? 0}`, String(d.weight));
     }
-    addChain(t, vsName, [rule], { comment: ds.vsKey, notes: [note] });
-    const a = vs.address;
-    if (a.kind === 'ip') {
-      const key = `${canonicalIp(a.address, a.family) ?? a.address} . ${proto} . ${a.port}`;
-      t.maps.get(dr ? (f === 4 ? 'dr4' : 'dr6') : 'services')!.elements.set(key, `goto ${vsName}`);
-    } else if (a.kind === 'fwmark') {
-      t.maps.get('fwmarks')!.elements.set(String(a.fwmark), `goto ${vsName}`);
-    }
+    if (d.weight > 0) eligible.push(d);
+    else targets.pop();
   }
-  return { state, errors };
+  let rule: string;
+  let note: string;
+  if (eligible.length === 0) {
+    rule = 'counter drop';
+    note = `${vs.scheduler} no-destination`;
+  } else {
+    const sch = schedule(vs, ds.vsKey, eligible, dr);
+    if (dr) rule = `counter ${sch.expr} vmap ${slotMap(sch.slots, targets)}`;
+    else {
+      const withPort = eligible.every((d) => d.port !== undefined);
+      rule = `counter meta l4proto ${proto} dnat ${l3(f)} to ${sch.expr} map ${slotMap(sch.slots, withPort ? targets : eligible.map((d) => natTarget({ ...d, port: undefined })))}`;
+    }
+    note = sch.note;
+  }
+  addChain(t, vsName, [rule], { comment: ds.vsKey, notes: [note] });
+  const a = vs.address;
+  if (a.kind === 'ip') {
+    const key = `${canonicalIp(a.address, a.family) ?? a.address} . ${proto} . ${a.port}`;
+    t.maps.get(dr ? (f === 4 ? 'dr4' : 'dr6') : 'services')!.elements.set(key, `goto ${vsName}`);
+    if (!dr && ctx.masquerade) t.maps.get('masq')!.elements.set(canonicalIp(a.address, a.family) ?? a.address, '');
+  } else if (a.kind === 'fwmark') {
+    t.maps.get('fwmarks')!.elements.set(String(a.fwmark), `goto ${vsName}`);
+  }
+  const elements: Fragment['elements'] = [];
+  for (const m of t.maps.values()) for (const [k, v] of m.elements) elements.push([m.name, k, v]);
+  return { vsKey: ds.vsKey, fp, dr, family: f, chains: [...t.chains.values()].filter((c) => !skeleton.has(c.name)), elements, devices, errors };
+}
+
+/**
+ * The whole state from fragments: the tables, maps and static chains every fragment
+ * needs, and the chains and elements of those in `content` (all when omitted) — a
+ * partial state for diffing only what changed.
+ */
+export function assemble(frags: Iterable<Fragment>, table = TABLE, content?: Set<string>): NftState {
+  const state: NftState = new Map();
+  for (const fr of frags) {
+    const t = fr.dr ? drTable(state, table) : natTable(state, table, fr.family);
+    for (const dev of fr.devices) ingressChain(t, dev);
+    if (content && !content.has(fr.vsKey)) continue;
+    for (const c of fr.chains) t.chains.set(c.name, c);
+    for (const [m, k, v] of fr.elements) t.maps.get(m)!.elements.set(k, v);
+  }
+  return state;
+}
+
+export function renderNft(desired: readonly DesiredService[], ctx: RenderContext): Rendered {
+  const unsupported = new Set(nftUnsupported(desired.map((d) => d.vs)).map((u) => u.vs));
+  const frags = desired.filter((ds) => !unsupported.has(ds.vs)).map((ds) => renderService(ds, ctx));
+  return { state: assemble(frags, ctx.table ?? TABLE), errors: frags.flatMap((f) => f.errors) };
 }
