@@ -4,12 +4,16 @@ import { formatConfigScale, runConfigScale } from './config-scale.js';
 import { formatFailover, runFailover } from './failover.js';
 import { formatTimerIsolation, runTimerIsolation } from './timer-isolation.js';
 import { runHealthScale } from './health-scale.js';
+import { formatDpReconcile, runDpReconcile } from './dp-reconcile.js';
+import { runThroughput } from './dp-throughput.js';
 
 const BENCHES: Record<string, () => string | Promise<string>> = {
   config: () => formatConfigScale(runConfigScale(Number(process.env['BENCH_RUNS'] ?? 5))),
   failover: async () => formatFailover(await runFailover()),
   timers: async () => formatTimerIsolation(await runTimerIsolation()),
   health: () => runHealthScale(),
+  reconcile: () => formatDpReconcile(runDpReconcile()),
+  throughput: () => runThroughput(),
 };
 
 const wanted = process.argv.slice(2);

@@ -3,6 +3,7 @@
 // 2 usage error. Output goes through `io` so tests can capture it.
 import { Command, CommanderError, Option } from 'commander';
 import { demoCommand } from './demo.js';
+import { applyCommand, dataplaneShowCommand } from './dataplane.js';
 import { runDaemon, RunUsageError } from '../daemon/run.js';
 import { checkCommand, exportCommand, genhashCommand, planCommand, rulesCommand, schemaCommand, validateCommand } from './commands.js';
 
@@ -80,6 +81,27 @@ function program(io: IO, setCode: (c: number) => void): Command {
         throw e;
       }
     });
+
+  p.command('apply')
+    .description('program a data plane once with every real server up, printing the changes (the diff) it applied')
+    .argument('<file...>', 'a cluster YAML file, or keepalived.conf files')
+    .addOption(nodeOpt())
+    .addOption(idOpt())
+    .addOption(new Option('--dataplane <kind>', 'auto, nftables, ipvs or userspace').default('auto'))
+    .option('--dry-run', 'print the changes without applying them')
+    .option('--masquerade', 'full NAT: also masquerade NAT services (one-armed directors whose real servers do not route back through them)')
+    .option('--drain <seconds>', 'remove real servers gracefully: weight 0 until their connections end or this many seconds pass')
+    .addOption(jsonOpt())
+    .action(async (files: string[], o) => setCode(await applyCommand(files, o, io)));
+
+  p.command('dataplane')
+    .description('inspect a data plane')
+    .command('show')
+    .description('the table as the kernel has it, laid out like ipvsadm -Ln [--stats]')
+    .addOption(new Option('--dataplane <kind>', 'nftables (kernel state)').default('nftables'))
+    .option('--stats', 'counters instead of weights')
+    .addOption(jsonOpt())
+    .action(async (o) => setCode(await dataplaneShowCommand(o, io)));
 
   p.command('check')
     .description("run every health check of a node once and print, per real server, up/down, latency and the reason")
