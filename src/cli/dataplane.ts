@@ -112,7 +112,12 @@ export async function applyCommand(files: string[], o: ApplyOpts, io: IO): Promi
   }
   if (o.json) io.out(JSON.stringify(report, null, 2) + '\n');
   else {
-    if (drain === undefined) for (const c of report.changes) io.out(formatChange(c) + '\n');
+    if (drain === undefined) {
+      // A first apply at scale is tens of thousands of elements: show the start and count the rest.
+      const shown = report.changes.length > 200 ? report.changes.slice(0, 100) : report.changes;
+      for (const c of shown) io.out(formatChange(c) + '\n');
+      if (shown.length < report.changes.length) io.out(`… and ${report.changes.length - shown.length} more change(s) (--json lists all)\n`);
+    }
     const verb = o.dryRun ? 'would apply' : report.applied ? 'applied' : 'no change needed';
     io.out(`${kind}: ${verb}: ${report.changes.length} change(s) in ${report.ms.toFixed(1)} ms${report.note ? ` (${report.note})` : ''}\n`);
   }
