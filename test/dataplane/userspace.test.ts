@@ -13,6 +13,7 @@ import type { Protocol, VirtualServer } from '../../src/model/types.js';
 import type { DesiredService } from '../../src/dataplane/types.js';
 import { createUserspaceDataplane, UserspaceReconcileError, type UserspaceDataplane, type UserspaceOptions } from '../../src/dataplane/userspace/index.js';
 import { listenFailure } from '../../src/dataplane/userspace/errors.js';
+import { abortSocket } from '../../src/dataplane/userspace/tcp.js';
 
 const LO = '127.0.0.1';
 
@@ -779,5 +780,29 @@ test('close with flush also cuts a half-closed connection (its sockets are relea
   const closed = new Promise<void>((r) => open.socket.on('close', () => r()));
   await dp.close({ flush: true });
   await closed;
-  await waitFor('the backend side to close', () => srv.sockets.size === 0);
+  // The proxy's socket towards the backend is gone: the backend's next writes are refused.
+  const [b] = [...srv.sockets];
+  const refused = new Promise<string>((r) => b!.once('error', (e: Error & { code?: string }) => r(e.code ?? '')));
+  const tick = setInterval(() => b!.write('late'), 20);
+  t.after(() => clearInterval(tick));
+  assert.match(await refused, /EPIPE|ECONNRESET/);
+});
+
+test('aborting a socket while its shutdown is under way releases it', async (t) => {
+  const srv = await backend(t, 'quiet', () => {});
+  const c = net.connect({ host: LO, port: srv.port });
+  c.on('error', () => {});
+  t.after(() => c.destroy());
+  await new Promise((r) => c.once('connect', r));
+  c.end();
+  // end() issues the shutdown on the next tick; it completes on a later turn of the loop.
+  await new Promise((r) => process.nextTick(r));
+  await new Promise((r) => process.nextTick(r));
+  assert.equal(c.writableEnded, true);
+  assert.equal(c.writableFinished, false);
+  const closed = new Promise<void>((r) => c.once('close', () => r()));
+  abortSocket(c, true);
+  const timer = setTimeout(() => assert.fail('the socket was never closed (its handle leaked)'), 1000);
+  await closed;
+  clearTimeout(timer);
 });

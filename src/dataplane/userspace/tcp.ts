@@ -21,13 +21,16 @@ interface Pair {
 }
 
 /**
- * Ends a socket at once; with an RST when it has a connection to reset. Not after
- * end(): libuv refuses to reset a socket whose shutdown is under way, and Node then
- * drops the handle without closing it (the fd leaks and keeps the process alive).
+ * Ends a socket at once; with an RST when it has a connection to reset. Not while
+ * its shutdown is under way (end() called, not yet finished): libuv refuses the
+ * reset (EINVAL) and Node then drops the handle without closing it, so the fd leaks
+ * and keeps the process alive. A plain close then (the kernel resets if data is
+ * left unread).
  */
-function kill(s: net.Socket, reset: boolean): void {
+export function abortSocket(s: net.Socket, reset: boolean): void {
   if (s.destroyed) return;
-  if (reset && !s.connecting && !s.writableEnded) s.resetAndDestroy();
+  const shuttingDown = s.writableEnded && !s.writableFinished;
+  if (reset && !s.connecting && !shuttingDown) s.resetAndDestroy();
   else s.destroy();
 }
 
@@ -58,7 +61,7 @@ export function tcpListener(host: string, port: number, svc: ProxyHost, opts: Tc
       clearTimeout(timer);
       svc.failed(d, err);
       upstream.destroy();
-      kill(client, true);
+      abortSocket(client, true);
     };
     const timer = setTimeout(() => fail(new Error(`connect to ${d.key} timed out after ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
 
@@ -68,11 +71,11 @@ export function tcpListener(host: string, port: number, svc: ProxyHost, opts: Tc
     });
     upstream.on('error', (err) => {
       if (!connected) fail(err);
-      else kill(client, true);
+      else abortSocket(client, true);
     });
     client.on('error', () => {
       clearTimeout(timer);
-      kill(upstream, connected);
+      abortSocket(upstream, connected);
     });
     client.on('data', (b: Buffer) => svc.bytesIn(d, b.length));
     upstream.on('data', (b: Buffer) => svc.bytesOut(d, b.length));
@@ -87,12 +90,12 @@ export function tcpListener(host: string, port: number, svc: ProxyHost, opts: Tc
     client.on('close', (hadError) => {
       if (hadError || !connected) {
         clearTimeout(timer);
-        kill(upstream, connected);
+        abortSocket(upstream, connected);
       }
       onClose();
     });
     upstream.on('close', (hadError) => {
-      if (hadError) kill(client, true);
+      if (hadError) abortSocket(client, true);
       onClose();
     });
     client.pipe(upstream);
@@ -108,7 +111,7 @@ export function tcpListener(host: string, port: number, svc: ProxyHost, opts: Tc
     }
     const d = svc.open({ address, port: client.remotePort ?? 0 });
     if (!d) {
-      kill(client, true);
+      abortSocket(client, true);
       return;
     }
     proxy(client, d);
@@ -145,8 +148,8 @@ export function tcpListener(host: string, port: number, svc: ProxyHost, opts: Tc
       if (server.listening) server.close(() => {});
       if (!flush) return;
       for (const p of [...pairs]) {
-        kill(p.client, true);
-        kill(p.upstream, true);
+        abortSocket(p.client, true);
+        abortSocket(p.upstream, true);
       }
     },
     get alive() {
