@@ -68,11 +68,13 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .action((files: string[], o) => setCode(exportCommand('yaml', files, o, io)));
 
   p.command('run')
-    .description('run the director for one node until SIGTERM (now: VRRP only, like keepalived --vrrp)')
+    .description('run the director for one node until SIGTERM: VRRP, health checks and a data plane that follows them; SIGHUP reloads')
     .argument('<file...>', 'a cluster YAML file, or keepalived.conf files')
     .addOption(nodeOpt())
     .addOption(idOpt())
+    .addOption(new Option('--dataplane <kind>', 'auto (nftables as root, else userspace), nftables, ipvs or userspace').default('auto'))
     .option('--vrrp-only', 'run just the VRRP instances: addresses move, nothing is balanced')
+    .option('--keep-dataplane', "leave the data plane's objects in the kernel at exit (default: remove them)")
     .action(async (files: string[], o) => {
       try {
         setCode(await runDaemon(files, o, io));
@@ -81,27 +83,6 @@ function program(io: IO, setCode: (c: number) => void): Command {
         throw e;
       }
     });
-
-  p.command('apply')
-    .description('program a data plane once with every real server up, printing the changes (the diff) it applied')
-    .argument('<file...>', 'a cluster YAML file, or keepalived.conf files')
-    .addOption(nodeOpt())
-    .addOption(idOpt())
-    .addOption(new Option('--dataplane <kind>', 'auto, nftables, ipvs or userspace').default('auto'))
-    .option('--dry-run', 'print the changes without applying them')
-    .option('--masquerade', 'full NAT: also masquerade NAT services (one-armed directors whose real servers do not route back through them)')
-    .option('--drain <seconds>', 'remove real servers gracefully: weight 0 until their connections end or this many seconds pass')
-    .addOption(jsonOpt())
-    .action(async (files: string[], o) => setCode(await applyCommand(files, o, io)));
-
-  p.command('dataplane')
-    .description('inspect a data plane')
-    .command('show')
-    .description('the table as the kernel has it, laid out like ipvsadm -Ln [--stats]')
-    .addOption(new Option('--dataplane <kind>', 'nftables (kernel state)').default('nftables'))
-    .option('--stats', 'counters instead of weights')
-    .addOption(jsonOpt())
-    .action(async (o) => setCode(await dataplaneShowCommand(o, io)));
 
   p.command('check')
     .description("run every health check of a node once and print, per real server, up/down, latency and the reason")

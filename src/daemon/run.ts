@@ -1,90 +1,210 @@
-// `haldir run`: load the configuration, start the node's parts, and run until
-// SIGTERM/SIGINT, handing over gracefully. For now the parts are VRRP only
-// (`--vrrp-only`, like `keepalived --vrrp`).
+// `haldir run`: load the configuration and run the node until SIGTERM/SIGINT — VRRP
+// (in its own thread), the health checks, and a data plane that follows both
+// (director.ts). SIGHUP reloads: a bad file is refused and the running configuration
+// keeps serving; a good one is applied as a diff (health state of unchanged checkers
+// kept, only changed services reprogrammed). SIGUSR2 prints a status line.
+// Exit codes: 0 stopped by a signal, 1 bad configuration or a part failed, 2 usage.
+import { Worker } from 'node:worker_threads';
 import { formatGroup, groupDiagnostics } from '../config/diagnostics.js';
 import { loadConfig, selectNode } from '../config/load.js';
 import type { IO } from '../cli/main.js';
-import { Worker } from 'node:worker_threads';
 import type { FromWorker, ToWorker } from '../vrrp/worker.js';
-import { createLogger } from './log.js';
+import type { NodeModel } from '../model/types.js';
+import { stripSrc } from '../model/compare.js';
+import { chooseDataplane, createDataplane } from '../dataplane/index.js';
+import type { DataplaneKind } from '../dataplane/types.js';
+import { HealthEngine } from '../health/engine.js';
+import { createRunCheck } from '../health/checkers/index.js';
+import { createLogger, type Logger } from './log.js';
+import { DirectorLoop } from './director.js';
 
 export interface RunOptions {
   node?: string;
   configId?: string;
   vrrpOnly?: boolean;
+  dataplane?: string;
+  /** Leave the data plane's objects in the kernel at exit (default: remove them). */
+  keepDataplane?: boolean;
 }
 
 export class RunUsageError extends Error {}
 
-export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise<number> {
-  if (!o.vrrpOnly) {
-    throw new RunUsageError('haldir run needs --vrrp-only for now: health checks and the data plane are not part of haldir yet');
-  }
+function loadModel(files: string[], o: RunOptions, io: IO): NodeModel | undefined {
   const cfg = loadConfig(files, { ...(o.configId !== undefined ? { configId: o.configId } : {}), ...(o.node !== undefined ? { node: o.node } : {}) });
   for (const g of groupDiagnostics(cfg.diagnostics)) io.err(formatGroup(g) + '\n');
-  if (cfg.diagnostics.some((d) => d.severity === 'error')) {
+  if (cfg.diagnostics.some((d) => d.severity === 'error')) return undefined;
+  const sel = selectNode(cfg, o.node);
+  if (sel.error) throw new RunUsageError(sel.error);
+  return sel.model!;
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(stripSrc(a)) === JSON.stringify(stripSrc(b));
+
+export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise<number> {
+  let kind: DataplaneKind | undefined;
+  if (o.dataplane !== undefined && o.dataplane !== 'auto') {
+    if (o.dataplane !== 'nftables' && o.dataplane !== 'userspace' && o.dataplane !== 'ipvs') throw new RunUsageError(`--dataplane must be auto, nftables, ipvs or userspace, not "${o.dataplane}"`);
+    kind = o.dataplane;
+  }
+  let model = loadModel(files, o, io);
+  if (!model) {
     io.err('haldir: not started: the configuration has errors\n');
     return 1;
   }
-  const sel = selectNode(cfg, o.node);
-  if (sel.error) throw new RunUsageError(sel.error);
-  const model = sel.model!;
   const log = createLogger((l) => io.out(l));
-  if (model.vrrpInstances.length === 0) {
-    io.err('haldir: nothing to run: this node has no vrrp_instance\n');
+  const balancing = !o.vrrpOnly && model.virtualServers.length > 0;
+  if (model.vrrpInstances.length === 0 && !balancing) {
+    io.err(`haldir: nothing to run: this node has no vrrp_instance${o.vrrpOnly ? '' : ' and no virtual_server'}\n`);
     return 1;
   }
 
-  // VRRP runs in its own thread (src/vrrp/worker.ts): main-thread stalls cannot delay it.
-  const worker = new Worker(new URL('../vrrp/worker.js', import.meta.url), { workerData: { model } });
-  const started = await new Promise<FromWorker>((resolve) => {
-    worker.on('message', (m: FromWorker) => {
-      if (m.type === 'log') io.out(m.line);
-      else if (m.type === 'status') io.out(JSON.stringify(m.status) + '\n');
-      if (m.type === 'started' || m.type === 'fatal') resolve(m);
+  // ---- data plane and health ----
+  let director: DirectorLoop | undefined;
+  let health: HealthEngine | undefined;
+  let refusals: (m: NodeModel) => string[] = () => [];
+  if (balancing) {
+    const choice = kind ? { kind, why: 'chosen with --dataplane' } : chooseDataplane();
+    let dp;
+    try {
+      dp = createDataplane(choice.kind, { log: (m, f) => log.info(m, f as Record<string, string | number | boolean | undefined>) });
+    } catch (e) {
+      io.err(`haldir: not started: ${(e as Error).message}\n`);
+      return 1;
+    }
+    const refused = dp.unsupported(model.virtualServers);
+    for (const u of refused) io.err(`${u.vs.src ? `${u.vs.src.file}:${u.vs.src.line}: ` : ''}error: ${u.message}\n`);
+    if (refused.length) {
+      io.err(`haldir: not started: the ${choice.kind} data plane cannot program the service(s) above\n`);
+      return 1;
+    }
+    log.info('data plane', { kind: choice.kind, why: choice.why });
+    const plane = dp;
+    refusals = (m) => plane.unsupported(m.virtualServers).map((u) => `${u.vs.src ? `${u.vs.src.file}:${u.vs.src.line}: ` : ''}${u.message}`);
+    director = new DirectorLoop(model, { dataplane: dp, log, fullEveryMs: 60_000 });
+    const d = director;
+    const t0 = performance.now();
+    health = new HealthEngine(model, {
+      runCheck: createRunCheck({ trackFiles: model.trackFiles }),
+      now: () => Math.round((performance.now() - t0) * 1000),
+      at: (atUs, cb) => {
+        const t = setTimeout(cb, Math.max(0, atUs / 1000 - (performance.now() - t0)));
+        return () => clearTimeout(t);
+      },
+      random: Math.random,
+      log,
+      onTable: (t) => d.setTable(t),
     });
-    worker.on('error', (e) => resolve({ type: 'fatal', message: e.message }));
-  });
-  if (started.type === 'fatal') {
-    io.err(`haldir: cannot start VRRP: ${started.message}\n`);
-    await worker.terminate();
-    return 1;
   }
-  log.info(`haldir vrrp started`, {
-    node: model.node,
-    instances: model.vrrpInstances.map((i) => `${i.name}(${i.interface} vrid ${i.vrid} prio ${i.priority})`).join(','),
-    pid: process.pid,
-  });
+
+  // ---- VRRP, in its own thread (src/vrrp/worker.ts): main-thread stalls cannot delay it ----
+  let worker: Worker | undefined;
+  if (model.vrrpInstances.length) {
+    const w = new Worker(new URL('../vrrp/worker.js', import.meta.url), { workerData: { model } });
+    worker = w;
+    const started = await new Promise<FromWorker>((resolve) => {
+      w.on('message', (m: FromWorker) => {
+        if (m.type === 'log') io.out(m.line);
+        else if (m.type === 'status') io.out(JSON.stringify({ status: { vrrp: m.status, dataplane: director ? { ...director.counts, lastError: director.lastError } : undefined } }) + '\n');
+        else if (m.type === 'state') director?.setState(m.instance, m.state);
+        if (m.type === 'started' || m.type === 'fatal') resolve(m);
+      });
+      w.on('error', (e) => resolve({ type: 'fatal', message: e.message }));
+    });
+    if (started.type === 'fatal') {
+      io.err(`haldir: cannot start VRRP: ${started.message}\n`);
+      await w.terminate();
+      await director?.close({ flush: false });
+      return 1;
+    }
+    log.info('haldir vrrp started', {
+      node: model.node,
+      instances: model.vrrpInstances.map((i) => `${i.name}(${i.interface} vrid ${i.vrid} prio ${i.priority})`).join(','),
+      pid: process.pid,
+    });
+  }
+  // The first reconcile reads the kernel: after a crash, what is already right stays (no flush, no gap).
+  director?.kick('full');
+  health?.start();
+  if (balancing) log.info('haldir balancing', { services: model.virtualServers.length, pid: process.pid });
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    const finish = (code: number): void => {
+      for (const [s, h] of handlers) process.off(s, h);
+      resolve(code);
+    };
+    const stopRest = async (): Promise<void> => {
+      await health?.stop();
+      await director?.close({ flush: !o.keepDataplane });
+    };
     const stop = (sig: string) => {
       if (stopping) return;
       stopping = true;
       log.info(`${sig}: stopping`, {});
+      // VRRP first: the priority-0 advert hands the addresses over, then the data plane goes.
+      if (!worker) {
+        void stopRest().then(() => finish(0));
+        return;
+      }
       worker.on('message', (m: FromWorker) => {
         if (m.type !== 'stopped') return;
-        log.info('stopped', {});
-        for (const [s, h] of handlers) process.off(s, h);
-        resolve(0);
+        void stopRest().then(() => {
+          log.info('stopped', {});
+          finish(0);
+        });
       });
       worker.postMessage({ type: 'stop' } satisfies ToWorker);
+    };
+    const reload = (): void => reloadConfig(files, o, io, log, model!, refusals, (m) => {
+      model = m;
+      health?.reload(m);
+      director?.setModel(m);
+    });
+    const status = (): void => {
+      if (worker) worker.postMessage({ type: 'status' } satisfies ToWorker);
+      else io.out(JSON.stringify({ status: { dataplane: director ? { ...director.counts, lastError: director.lastError } : undefined } }) + '\n');
     };
     const handlers: [NodeJS.Signals, () => void][] = [
       ['SIGTERM', () => stop('SIGTERM')],
       ['SIGINT', () => stop('SIGINT')],
-      ['SIGUSR2', () => worker.postMessage({ type: 'status' } satisfies ToWorker)],
-      ['SIGHUP', () => log.warn('SIGHUP: reload is not implemented yet; restart haldir to apply a new configuration', {})],
+      ['SIGUSR2', status],
+      ['SIGHUP', reload],
     ];
     for (const [s, h] of handlers) process.on(s, h);
     // The VRRP thread dying is fatal: exit non-zero so a supervisor (systemd) restarts haldir,
     // rather than run on without VRRP and hold or miss the addresses silently.
-    worker.on('error', (e) => log.error(`VRRP thread failed: ${e.stack ?? e.message}`, {}));
-    worker.on('exit', (code) => {
+    worker?.on('error', (e) => log.error(`VRRP thread failed: ${e.stack ?? e.message}`, {}));
+    worker?.on('exit', (code) => {
       if (stopping) return;
       log.error('VRRP thread exited unexpectedly', { code });
-      for (const [s, h] of handlers) process.off(s, h);
-      resolve(1);
+      void stopRest().then(() => finish(1));
     });
   });
+}
+
+/** SIGHUP: a configuration that does not load is refused whole; the running one keeps serving. */
+function reloadConfig(files: string[], o: RunOptions, io: IO, log: Logger, current: NodeModel, refusals: (m: NodeModel) => string[], apply: (m: NodeModel) => void): void {
+  let next: NodeModel | undefined;
+  try {
+    next = loadModel(files, o, io);
+  } catch (e) {
+    log.error('reload refused: the running configuration stays', { error: (e as Error).message });
+    return;
+  }
+  if (!next) {
+    log.error('reload refused: the new configuration has errors (above); the running configuration stays', {});
+    return;
+  }
+  const refused = refusals(next);
+  if (refused.length) {
+    for (const r of refused) log.error(`reload refused: ${r}`, {});
+    return;
+  }
+  // VRRP runs on: changing instances live is not built yet, so say so rather than half-apply.
+  if (!same(current.vrrpInstances, next.vrrpInstances) || !same(current.syncGroups, next.syncGroups) || !same(current.vrrpScripts, next.vrrpScripts)) {
+    log.warn('reload: VRRP settings changed; they take effect at the next restart (virtual servers are reloaded now)', {});
+    next = { ...next, vrrpInstances: current.vrrpInstances, syncGroups: current.syncGroups, vrrpScripts: current.vrrpScripts };
+  }
+  log.info('reload', { services: next.virtualServers.length });
+  apply(next);
 }

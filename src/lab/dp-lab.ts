@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { Lab, nsExec } from './netns.js';
 import { HALDIR } from './vrrp-lab.js';
 
@@ -23,6 +24,8 @@ export interface DpLabOptions {
   servers?: number;
   /** TCP ports every real server listens on. */
   ports?: number[];
+  /** Put the VIP on lb1 (default); false when VRRP daemons manage it. */
+  staticVip?: boolean;
 }
 
 export interface ProbeResult {
@@ -56,7 +59,7 @@ export class DataplaneLab {
         this.directors.push(name);
       }
       // The first director holds the VIP (and, for NAT, the client subnet's gateway).
-      this.lab.exec('lb1', 'ip', ['addr', 'add', `${DP_VIP}/32`, 'dev', 'eth0']);
+      if (opts.staticVip !== false) this.lab.exec('lb1', 'ip', ['addr', 'add', `${DP_VIP}/32`, 'dev', 'eth0']);
       if (nat) this.lab.exec('lb1', 'ip', ['addr', 'add', '10.98.0.1/24', 'dev', 'eth0']);
       for (let i = 1; i <= ns; i++) {
         const name = `be${i}`;
@@ -77,15 +80,18 @@ export class DataplaneLab {
     }
   }
 
-  /** Starts the backend on every real server and waits until each says it is ready. */
-  async startBackends(ports = this.opts.ports ?? [80, 8080]): Promise<void> {
+  readonly backends = new Map<string, ChildProcess>();
+
+  /** Starts the backend on every real server (or the named ones) and waits until each says it is ready. */
+  async startBackends(ports = this.opts.ports ?? [80, 8080], which: string[] = this.servers): Promise<void> {
     await Promise.all(
-      this.servers.map(
+      which.map(
         (s) =>
           new Promise<void>((resolve, reject) => {
             const args = [BACKEND, '--name', s];
             for (const p of ports) args.push('--port', String(p));
             const child = this.lab.spawn(s, process.execPath, args);
+            this.backends.set(s, child);
             let out = '';
             const t = setTimeout(() => reject(new Error(`backend ${s} did not start: ${out}`)), 10000);
             child.stdout!.on('data', (d: Buffer) => {
@@ -99,6 +105,13 @@ export class DataplaneLab {
           }),
       ),
     );
+  }
+
+  /** Stops one real server's backend (by PID). */
+  async stopBackend(name: string): Promise<void> {
+    const c = this.backends.get(name);
+    if (c) await this.lab.stop(c, 1000);
+    this.backends.delete(name);
   }
 
   writeConfig(name: string, text: string): string {

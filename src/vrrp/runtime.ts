@@ -66,6 +66,8 @@ export interface RuntimeDeps {
   log: Logger;
   notifier: Notifier;
   runScript?: (s: VrrpScript['script'], args: string[], timeoutMs?: number) => Promise<RunResult>;
+  /** An instance changed state (the data plane follows MASTER). */
+  onState?: (instance: string, state: string) => void;
 }
 
 export interface InstanceStatus {
@@ -238,6 +240,7 @@ export class VrrpRuntime {
         ...(next.masterAddr && next.state === 'BACKUP' ? { master: next.masterAddr } : {}),
       });
       this.followers(inst, before, next.state);
+      this.deps.onState?.(inst.cfg.name, next.state);
     }
     this.rearm(inst);
   }

@@ -2,7 +2,7 @@
 // worker's event loop, so a stall of the main thread (a large reload, a burst
 // of health checks) cannot delay adverts or takeovers. Measured in
 // bench/timer-isolation.ts. Messages: in 'status' | 'stop'; out log lines,
-// 'started', 'status', 'stopped', 'fatal'.
+// 'started', 'state' (an instance's new state), 'status', 'stopped', 'fatal'.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../daemon/log.js';
 import { LagMonitor } from '../daemon/lag.js';
@@ -17,6 +17,7 @@ export type FromWorker =
   | { type: 'started'; minSkewUs: number }
   | { type: 'status'; status: unknown }
   | { type: 'stopped' }
+  | { type: 'state'; instance: string; state: string }
   | { type: 'fatal'; message: string };
 
 const port = parentPort!;
@@ -27,7 +28,7 @@ const log = createLogger((line) => send({ type: 'log', line }));
 try {
   const io = new LinuxVrrpIo(log, model.global.vrrp.garpInterval * 1000);
   const notifier = new Notifier(model.global, (m) => log.warn(m));
-  const rt = new VrrpRuntime(model, { io, log, notifier });
+  const rt = new VrrpRuntime(model, { io, log, notifier, onState: (instance, state) => send({ type: 'state', instance, state }) });
   rt.start();
   const lag = new LagMonitor();
   lag.start();

@@ -1,0 +1,119 @@
+// The director's data-plane loop: health's table, filtered by VRRP state, reconciled
+// into the data plane. A service whose virtual address belongs to a VRRP instance is
+// balanced only while that instance is MASTER — a backup that balanced too would
+// forward again what the master forwarded to it (the LVS-DR "directors as real
+// servers" ping-pong) — and a service whose address no instance carries is always
+// balanced. Reconciles are serialized and coalesced; a periodic full one re-reads the
+// kernel and repairs drift.
+import { canonicalIp } from '../vrrp/addr.js';
+import type { Logger } from './log.js';
+import type { NodeModel } from '../model/types.js';
+import type { Dataplane, DesiredService } from '../dataplane/types.js';
+
+/** VIP (canonical) → the instance that carries it. */
+export function vipOwners(model: NodeModel): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const i of model.vrrpInstances) for (const v of [...i.vips, ...i.excludedVips]) m.set(canonicalIp(v.address, v.family) ?? v.address, i.name);
+  return m;
+}
+
+/** The services this node balances now: unowned ones, and those of its MASTER instances. */
+export function activeTable(table: readonly DesiredService[], owners: Map<string, string>, states: ReadonlyMap<string, string>): DesiredService[] {
+  return table.filter((ds) => {
+    const a = ds.vs.address;
+    if (a.kind !== 'ip') return true;
+    const owner = owners.get(canonicalIp(a.address, a.family) ?? a.address);
+    return owner === undefined || states.get(owner) === 'MASTER';
+  });
+}
+
+export interface DirectorOptions {
+  dataplane: Dataplane;
+  log: Logger;
+  /** Full reconcile (kernel read, drift repair) every this many ms; 0 = never. */
+  fullEveryMs?: number;
+}
+
+export class DirectorLoop {
+  private table: DesiredService[] = [];
+  private owners: Map<string, string>;
+  private readonly states = new Map<string, string>();
+  private running = false;
+  private pending: 'cached' | 'full' | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Reconciles done and failed (status). */
+  readonly counts = { ok: 0, failed: 0, changes: 0 };
+  lastError: string | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    model: NodeModel,
+    private readonly o: DirectorOptions,
+  ) {
+    this.owners = vipOwners(model);
+    if (o.fullEveryMs) this.timer = setInterval(() => this.kick('full'), o.fullEveryMs);
+  }
+
+  setModel(model: NodeModel): void {
+    this.owners = vipOwners(model);
+    this.kick('cached');
+  }
+
+  setTable(table: DesiredService[]): void {
+    this.table = table;
+    this.kick('cached');
+  }
+
+  setState(instance: string, state: string): void {
+    if (this.states.get(instance) === state) return;
+    this.states.set(instance, state);
+    this.kick('cached');
+  }
+
+  /** Schedules a reconcile; requests while one runs coalesce into one more. */
+  kick(kind: 'cached' | 'full'): void {
+    if (this.closed) return;
+    this.pending = this.pending === 'full' || kind === 'full' ? 'full' : 'cached';
+    if (!this.running) void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    while (this.pending && !this.closed) {
+      const full = this.pending === 'full';
+      this.pending = undefined;
+      const desired = activeTable(this.table, this.owners, this.states);
+      try {
+        const r = await this.o.dataplane.reconcile(desired, { full });
+        this.counts.ok++;
+        this.counts.changes += r.changes.length;
+        this.lastError = undefined;
+        if (r.changes.length) this.o.log.info('data plane updated', { changes: r.changes.length, services: desired.length, ms: r.ms.toFixed(1), ...(r.note ? { note: r.note } : {}) });
+        for (const c of r.changes.slice(0, 20)) this.o.log.info(`  ${c.op} ${c.object}`, c.detail ? { detail: c.detail } : {});
+        for (const e of r.errors ?? []) this.o.log.error('data plane: not programmed', { reason: e });
+      } catch (e) {
+        this.counts.failed++;
+        this.lastError = (e as Error).message;
+        this.o.log.error('data plane reconcile failed; retrying with a full read in 5 s', { error: (e as Error).message });
+        setTimeout(() => this.kick('full'), 5000).unref();
+      }
+    }
+    this.running = false;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Resolves when no reconcile runs or is pending. */
+  idle(): Promise<void> {
+    if (!this.running && !this.pending) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  async close(opts: { flush: boolean }): Promise<void> {
+    this.closed = true;
+    this.pending = undefined;
+    if (this.timer) clearInterval(this.timer);
+    await this.idle();
+    await this.o.dataplane.close({ flush: opts.flush });
+  }
+}
