@@ -3,7 +3,8 @@
 // ("<name> <client address>") and prints one JSON object: connections per backend name,
 // failures with reasons, and per-connection backend when --each is given.
 // Run: node probe.js --to 10.99.0.100:80 --count 100 [--concurrency 20] [--sport 40000] [--each]
-import { connect } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 const args = process.argv.slice(2);
 const opt = (k: string): string | undefined => {
@@ -17,6 +18,11 @@ const concurrency = Number(opt('--concurrency') ?? '20');
 const sport = opt('--sport') !== undefined ? Number(opt('--sport')) : undefined;
 const timeoutMs = Number(opt('--timeout') ?? '3000');
 const each = args.includes('--each');
+// --http: a GET; the answer's body starts with the server's name. --tls: over TLS (no verification: lab certificates).
+const http = args.includes('--http');
+const tls = args.includes('--tls');
+const connect = (o: { host: string; port: number; localPort?: number }): Socket =>
+  tls ? tlsConnect({ ...o, rejectUnauthorized: false }) : tcpConnect(o);
 
 const byServer: Record<string, number> = {};
 /** The client addresses the backends saw (the director's, under full NAT). */
@@ -47,9 +53,16 @@ function one(i: number): Promise<void> {
     };
     const t = setTimeout(() => finish('timeout'), timeoutMs);
     s.setEncoding('utf8');
-    s.on('connect', () => s.write('hello\n'));
+    s.on(tls ? 'secureConnect' : 'connect', () => s.write(http ? `GET / HTTP/1.0\r\nHost: ${host}\r\n\r\n` : 'hello\n'));
     s.on('data', (d: string) => (data += d));
-    s.on('end', () => finish(data.includes('\n') ? undefined : 'closed without answer'));
+    s.on('end', () => {
+      if (http) {
+        const body = data.split('\r\n\r\n')[1];
+        if (!/^HTTP\/1\.[01] 200/.test(data) || !body) return finish(`bad answer: ${data.split('\r\n')[0] ?? ''}`);
+        data = body;
+      }
+      finish(data.includes('\n') ? undefined : 'closed without answer');
+    });
     s.on('error', (e: NodeJS.ErrnoException) => finish(e.code ?? e.message));
   });
 }

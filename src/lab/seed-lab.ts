@@ -1,0 +1,136 @@
+// The seed's cluster in network namespaces: four nodes lb1–lb4 (192.168.2.11–14) that
+// are directors and real servers at once, each running `haldir run` with the seed's own
+// keepalived.conf (examples/seed/lbN.conf: VIP 192.168.2.100, VRRP priorities 100/99/
+// 98/97, services 80/443/8443/6443, rr, DR) and nginx on 80, 443 (TLS), 8443 and 6443
+// with /healthz; a client at 192.168.2.10. Every node carries the VIP on lo with
+// arp_ignore/arp_announce, as DR real servers must; the master also has it on eth0 via
+// VRRP. Only the master balances, so a node that receives a frame the master forwarded
+// serves it locally and never forwards it again.
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab, nsExec } from './netns.js';
+import { HALDIR } from './vrrp-lab.js';
+
+export const SEED_VIP = '192.168.2.100';
+export const SEED_PORTS = [80, 443, 8443, 6443];
+const SEED_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../examples/seed/' : '../../examples/seed/', import.meta.url));
+const PROBE = fileURLToPath(new URL('./probe.js', import.meta.url));
+
+export interface SeedNode {
+  name: string;
+  ip: string;
+  daemon?: ChildProcess;
+  nginx?: ChildProcess;
+  log: string[];
+}
+
+export class SeedLab {
+  readonly lab = new Lab('hs');
+  readonly dir = mkdtempSync(join(tmpdir(), 'haldir-seed-'));
+  readonly nodes: SeedNode[] = [];
+
+  constructor(progress: (s: string) => void = () => {}) {
+    chmodSync(this.dir, 0o755);
+    try {
+      this.lab.addHost('client', { ip: '192.168.2.10/24', mac: '02:92:00:00:00:10' });
+      // One self-signed certificate for every node's :443.
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=seed.lab', '-keyout', join(this.dir, 'key.pem'), '-out', join(this.dir, 'cert.pem')], { stdio: 'ignore' });
+      for (let i = 1; i <= 4; i++) {
+        const name = `lb${i}`;
+        const ip = `192.168.2.${10 + i}`;
+        progress(`node ${name} (${ip}): namespace, VIP on lo, ARP sysctls`);
+        this.lab.addHost(name, {
+          ip: `${ip}/24`,
+          mac: `02:92:00:00:00:${10 + i}`,
+          sysctls: { 'net.ipv4.conf.all.arp_ignore': '1', 'net.ipv4.conf.all.arp_announce': '2', 'net.ipv4.conf.eth0.arp_ignore': '1', 'net.ipv4.conf.eth0.arp_announce': '2' },
+        });
+        this.lab.exec(name, 'ip', ['addr', 'add', `${SEED_VIP}/32`, 'dev', 'lo']);
+        this.nodes.push({ name, ip, log: [] });
+      }
+    } catch (e) {
+      void this.close();
+      throw e;
+    }
+  }
+
+  node(name: string): SeedNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no seed node ${name}`);
+    return n;
+  }
+
+  /** nginx on a node: every port answers with the node's name; /healthz 200. */
+  async startNginx(name: string): Promise<void> {
+    const n = this.node(name);
+    const d = join(this.dir, name);
+    mkdirSync(join(d, 'logs'), { recursive: true });
+    chmodSync(d, 0o755);
+    const loc = `  location = /healthz { return 200 "ok\\n"; }\n  location / { return 200 "${name} $remote_addr\\n"; }\n`;
+    const plain = [80, 8443, 6443].map((p) => `  listen ${p} reuseport;`).join('\n');
+    writeFileSync(
+      join(d, 'nginx.conf'),
+      `worker_processes 1;\nerror_log ${d}/logs/error.log;\npid ${d}/nginx.pid;\nevents {}\nhttp {\n access_log off;\n client_body_temp_path ${d}; proxy_temp_path ${d}; fastcgi_temp_path ${d}; uwsgi_temp_path ${d}; scgi_temp_path ${d};\n server {\n${plain}\n  listen 443 ssl;\n  ssl_certificate ${this.dir}/cert.pem;\n  ssl_certificate_key ${this.dir}/key.pem;\n${loc} }\n}\n`,
+    );
+    n.nginx = this.lab.spawn(name, 'nginx', ['-c', join(d, 'nginx.conf'), '-p', d, '-g', 'daemon off;']);
+    await this.waitPort(name, 80);
+  }
+
+  async stopNginx(name: string): Promise<void> {
+    const n = this.node(name);
+    if (n.nginx) await this.lab.stop(n.nginx, 2000);
+    delete n.nginx;
+  }
+
+  private async waitPort(name: string, port: number): Promise<void> {
+    const ip = this.node(name).ip;
+    for (let i = 0; i < 100; i++) {
+      try {
+        nsExec(this.lab.host(name).ns, process.execPath, ['-e', `require('net').connect(${port},'${ip}').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))`]);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    throw new Error(`nginx on ${name}:${port} did not start`);
+  }
+
+  /** `haldir run examples/seed/lbN.conf --dataplane nftables` in the node's namespace. */
+  startDaemon(name: string): void {
+    const n = this.node(name);
+    const p = this.lab.spawn(name, process.execPath, [HALDIR, 'run', join(SEED_DIR, `${name}.conf`), '--dataplane', 'nftables']);
+    p.stdout!.on('data', (b: Buffer) => n.log.push(b.toString()));
+    p.stderr!.on('data', (b: Buffer) => n.log.push(b.toString()));
+    n.daemon = p;
+  }
+
+  async stopDaemon(name: string): Promise<void> {
+    const n = this.node(name);
+    if (n.daemon) await this.lab.stop(n.daemon, 5000);
+    delete n.daemon;
+  }
+
+  log(name: string): string {
+    return this.node(name).log.join('');
+  }
+
+  /** Which node holds the VIP on eth0 (the VRRP master), if any. */
+  holders(): string[] {
+    return this.nodes.filter((n) => this.lab.exec(n.name, 'ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0']).includes(`${SEED_VIP}/`)).map((n) => n.name);
+  }
+
+  /** HTTP GETs from the client to VIP:port (TLS on 443); counts per answering node. */
+  probe(port: number, count: number, opts: { concurrency?: number; timeoutMs?: number } = {}): { byServer: Record<string, number>; failures: Record<string, number> } {
+    const args = [PROBE, '--to', `${SEED_VIP}:${port}`, '--count', String(count), '--concurrency', String(opts.concurrency ?? 10), '--http'];
+    if (port === 443) args.push('--tls');
+    if (opts.timeoutMs !== undefined) args.push('--timeout', String(opts.timeoutMs));
+    return JSON.parse(nsExec(this.lab.host('client').ns, process.execPath, args)) as { byServer: Record<string, number>; failures: Record<string, number> };
+  }
+
+  async close(): Promise<void> {
+    await this.lab.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
