@@ -3,6 +3,8 @@
 // 2 usage error. Output goes through `io` so tests can capture it.
 import { Command, CommanderError, Option } from 'commander';
 import { demoCommand } from './demo.js';
+import { liveDemo } from './demo-live.js';
+import { canBuildLabs } from '../lab/netns.js';
 import { applyCommand, dataplaneShowCommand } from './dataplane.js';
 import { runDaemon, RunUsageError } from '../daemon/run.js';
 import { checkCommand, exportCommand, genhashCommand, planCommand, rulesCommand, schemaCommand, validateCommand } from './commands.js';
@@ -84,6 +86,27 @@ function program(io: IO, setCode: (c: number) => void): Command {
       }
     });
 
+  p.command('apply')
+    .description('program a data plane once with every real server up, printing the changes (the diff) it applied')
+    .argument('<file...>', 'a cluster YAML file, or keepalived.conf files')
+    .addOption(nodeOpt())
+    .addOption(idOpt())
+    .addOption(new Option('--dataplane <kind>', 'auto, nftables, ipvs or userspace').default('auto'))
+    .option('--dry-run', 'print the changes without applying them')
+    .option('--masquerade', 'full NAT: also masquerade NAT services (one-armed directors whose real servers do not route back through them)')
+    .option('--drain <seconds>', 'remove real servers gracefully: weight 0 until their connections end or this many seconds pass')
+    .addOption(jsonOpt())
+    .action(async (files: string[], o) => setCode(await applyCommand(files, o, io)));
+
+  p.command('dataplane')
+    .description('inspect a data plane')
+    .command('show')
+    .description('the table as the kernel has it, laid out like ipvsadm -Ln [--stats]')
+    .addOption(new Option('--dataplane <kind>', 'nftables (kernel state)').default('nftables'))
+    .option('--stats', 'counters instead of weights')
+    .addOption(jsonOpt())
+    .action(async (o) => setCode(await dataplaneShowCommand(o, io)));
+
   p.command('check')
     .description("run every health check of a node once and print, per real server, up/down, latency and the reason")
     .argument('<file...>', 'a cluster YAML file, or keepalived.conf files')
@@ -114,8 +137,17 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .action((o) => setCode(schemaCommand(o, io)));
 
   p.command('demo')
-    .description('validate and plan the seed cluster (examples/seed): what haldir does, on an embedded example')
-    .action(() => setCode(demoCommand(io)));
+    .description('the seed cluster live: four nodes in network namespaces, traffic, a master failure and a backend failure, measured (without root: the configuration tour)')
+    .option('--offline', 'only the configuration tour: validate, compare and plan the seed (no namespaces)')
+    .action(async (o: { offline?: boolean }) => {
+      const lab = canBuildLabs();
+      if (o.offline || !lab.ok) {
+        if (!o.offline) io.err(`haldir demo: the live cluster needs network namespaces (${lab.why}); showing the configuration tour instead\n`);
+        setCode(demoCommand(io));
+        return;
+      }
+      setCode(demoCommand({ out: () => {}, err: io.err }) === EXIT.ok ? await liveDemo(io) : EXIT.invalid);
+    });
 
   return p;
 }

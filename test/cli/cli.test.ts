@@ -141,8 +141,16 @@ describe('haldir CLI', () => {
     assert.equal((JSON.parse(r.out) as { type: string }).type, 'object');
   });
 
+  it('every command is registered: run, apply, dataplane show, check, demo', async () => {
+    for (const argv of [['run', '--help'], ['apply', '--help'], ['dataplane', 'show', '--help'], ['check', '--help'], ['demo', '--help']]) {
+      const r = await run(...argv);
+      assert.equal(r.code, 0, `${argv.join(' ')}: ${r.err}`);
+      assert.match(r.out, new RegExp(`Usage: haldir ${argv.slice(0, -1).join(' ')}`));
+    }
+  });
+
   it('demo shows both front ends agree', async () => {
-    const r = await run('demo');
+    const r = await run('demo', '--offline');
     assert.equal(r.code, 0, r.err);
     assert.equal((r.out.match(/: identical/g) ?? []).length, 4);
   });
