@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 # keepalived: the VRRP peer and the judge of exports (keepalived -t); nginx-light,
 # haproxy, openssl: real servers behind health checks, the benchmark peer, test certificates;
 # nftables, iproute2, iputils (ping, arping), tcpdump: data planes and network-namespace labs;
-# time: bench RSS;
+# time: bench RSS; wrk, ethtool: the data-plane throughput bench (requests/s, offloads off);
 # g++, make, python3: node-gyp builds the native addon (headers from nodejs, nodedir=/usr).
-APT_PACKAGES=(keepalived nginx-light haproxy openssl nftables iproute2 iputils-ping iputils-arping tcpdump time g++ make python3)
+APT_PACKAGES=(keepalived nginx-light haproxy openssl nftables iproute2 iputils-ping iputils-arping tcpdump time wrk ethtool g++ make python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
