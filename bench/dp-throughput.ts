@@ -3,16 +3,19 @@
 // baseline is shared/docs/lab.md's table): direct (no LB), DR, NAT and full NAT
 // programmed by `haldir apply` (nftables), haldir's userspace proxy, and HAProxy
 // 2.6 `mode tcp` as the peer. Bulk: curl of a 100 MB file with TSO/GSO/GRO off in
-// every leaf namespace, Gbit/s and whole-machine CPU per GB (all namespaces share
-// one kernel, so the director's cost is the whole machine's minus the direct
-// run's). Requests: wrk -t1 -c50 keep-alive on a 1 KB file.
+// every leaf namespace, Gbit/s and CPU per GB, both of the lab's own tasks (softirq
+// work included: this kernel charges it to the task it interrupts) and of the whole
+// machine (all namespaces share one kernel; on a shared machine this also counts
+// everybody else). Requests: wrk -t1 -c50 keep-alive on a 1 KB file.
 //
 // Two labs exist side by side: a DR lab (client on the servers' subnet, VIP on
 // their lo) for direct, DR, full NAT, userspace and HAProxy, and a NAT lab (real
-// servers routed back through the director) for NAT. Paths run in passes, the
-// second pass in the opposite order, so slow drift of a noisy machine hits every
-// path alike. Everything started is stopped by PID and every namespace removed,
-// also on failure.
+// servers routed back through the director) for NAT. Every path measurement is
+// paired with a direct one taken right before or after it, and paths run in
+// passes (every other in reverse order), so a noisy machine's load hits a path and
+// its direct reference alike; ratios are medians of per-pair ratios. Everything
+// started is stopped by PID and every namespace removed, also on failure.
+// Knobs: BENCH_PASSES (2), BENCH_BULK_PAIRS (8), BENCH_WRK_S (5), BENCH_DP_SERVERS (1).
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
