@@ -104,7 +104,8 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     const started = await new Promise<FromWorker>((resolve) => {
       w.on('message', (m: FromWorker) => {
         if (m.type === 'log') io.out(m.line);
-        else if (m.type === 'status') io.out(JSON.stringify({ status: { vrrp: m.status, dataplane: director ? { ...director.counts, lastError: director.lastError } : undefined } }) + '\n');
+        // One line starting `{"status"` (tools and tests read it): VRRP's, plus the data plane's counters.
+        else if (m.type === 'status') io.out(JSON.stringify({ ...(m.status as object), ...(director ? { dataplane: { ...director.counts, lastError: director.lastError } } : {}) }) + '\n');
         else if (m.type === 'state') director?.setState(m.instance, m.state);
         if (m.type === 'started' || m.type === 'fatal') resolve(m);
       });
@@ -162,7 +163,7 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     });
     const status = (): void => {
       if (worker) worker.postMessage({ type: 'status' } satisfies ToWorker);
-      else io.out(JSON.stringify({ status: { dataplane: director ? { ...director.counts, lastError: director.lastError } : undefined } }) + '\n');
+      else io.out(JSON.stringify({ status: [], ...(director ? { dataplane: { ...director.counts, lastError: director.lastError } } : {}) }) + '\n');
     };
     const handlers: [NodeJS.Signals, () => void][] = [
       ['SIGTERM', () => stop('SIGTERM')],

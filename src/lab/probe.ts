@@ -67,6 +67,39 @@ function one(i: number): Promise<void> {
   });
 }
 
+// --bulk BYTES [--rate MBPS]: one slow download (the client reads at most MBPS MB/s), then
+// {server, received, expected, ms, error?} — long-lived connections across a failover.
+if (args.includes('--bulk')) {
+  const expected = Number(opt('--bulk'));
+  const rate = Number(opt('--rate') ?? '10') * 1e6;
+  const t0 = performance.now();
+  const result = await new Promise<Record<string, unknown>>((resolve) => {
+    const s = connect({ host: host!, port });
+    let head = '';
+    let received = 0;
+    s.on('connect', () => s.write(`BULK ${expected}\n`));
+    s.on('data', (d: Buffer) => {
+      if (!head.includes('\n')) {
+        const text = d.toString('latin1');
+        const i = text.indexOf('\n');
+        if (i < 0) return void (head += text);
+        head += text.slice(0, i + 1);
+        received += d.length - (i + 1);
+      } else received += d.length;
+      // Throttle: pause until the average rate is back under the limit.
+      const ahead = received / rate - (performance.now() - t0) / 1000;
+      if (ahead > 0) {
+        s.pause();
+        setTimeout(() => s.resume(), ahead * 1000);
+      }
+    });
+    s.on('end', () => resolve({ server: head.split(' ')[0], received, expected }));
+    s.on('error', (e: NodeJS.ErrnoException) => resolve({ server: head.split(' ')[0], received, expected, error: e.code ?? e.message }));
+  });
+  process.stdout.write(JSON.stringify({ ...result, ms: Math.round(performance.now() - t0) }) + '\n');
+  process.exit(0);
+}
+
 // --hold: open COUNT connections that stay open, report where they landed, and close
 // them (FIN) on SIGTERM — a client with long-lived connections, for drain tests.
 if (args.includes('--hold')) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { canBuildLabs } from '../../src/lab/netns.js';
-import { DataplaneLab, DP_VIP } from '../../src/lab/dp-lab.js';
+import { DataplaneLab, DP_VIP, PROBE } from '../../src/lab/dp-lab.js';
 import { HALDIR } from '../../src/lab/vrrp-lab.js';
 
 const lab = canBuildLabs();
@@ -100,9 +100,14 @@ describe('haldir run: VRRP + health + nftables DR, two directors', { skip }, () 
     d.proc.kill('SIGHUP');
     await until('reload refused', () => /reload refused/.test(log('lb1')), 5000);
     assert.deepEqual(L.probe(80, 9, { concurrency: 3 }).failures, {}, log('lb1').slice(-4000));
+    const counter80 = (): number => Number(/counter packets (\d+)/.exec(L.nft('lb1', ['list', 'chain', 'netdev', 'haldir', 'vs/tcp/10.99.0.100/80']))?.[1] ?? -1);
+    const before80 = counter80();
+    assert.ok(before80 > 0);
     writeFileSync(d.file, conf(100, [80, 8080]));
     d.proc.kill('SIGHUP');
     await until('8080 programmed', () => programmed('lb1', 8080), 8000);
+    // Only the new service was programmed: port 80's objects (and counters) were not touched.
+    assert.ok(counter80() >= before80, `port 80 counter reset by the reload: ${before80} -> ${counter80()}`);
     const p = L.probe(8080, 9, { concurrency: 3 });
     assert.deepEqual(p.failures, {});
     assert.equal(Object.keys(p.byServer).length, 3);
@@ -119,5 +124,26 @@ describe('haldir run: VRRP + health + nftables DR, two directors', { skip }, () 
     } finally {
       L.lab.setLink('lb1', true);
     }
+  });
+
+  it('a slow 100 MB download survives a director failover (same flow hash on both directors)', async () => {
+    const holds = (d: string): boolean => L.lab.exec(d, 'ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0']).includes(`${DP_VIP}/`);
+    await until('lb1 master again', () => holds('lb1') && programmed('lb1') && !holds('lb2') && !programmed('lb2'), 15000);
+    await sleep(1500);
+    const dl = L.lab.spawn('client', process.execPath, [PROBE, '--to', `${DP_VIP}:80`, '--bulk', '100000000', '--rate', '12']);
+    let out = '';
+    dl.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const done = new Promise<void>((r) => dl.on('exit', () => r()));
+    await sleep(2000);
+    L.lab.setLink('lb1', false);
+    try {
+      await done;
+    } finally {
+      L.lab.setLink('lb1', true);
+    }
+    const r = JSON.parse(out) as { received: number; expected: number; error?: string; ms: number };
+    assert.equal(r.error, undefined, out);
+    assert.equal(r.received, r.expected, out);
+    assert.ok((log('lb2').match(/VI_1: \w+ -> MASTER/g) ?? []).length >= 2, 'lb2 took over during the download');
   });
 });
