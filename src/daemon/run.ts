@@ -17,6 +17,7 @@ import { HealthEngine } from '../health/engine.js';
 import { createRunCheck } from '../health/checkers/index.js';
 import { createLogger, type Logger } from './log.js';
 import { DirectorLoop } from './director.js';
+import { SdNotify } from './sd-notify.js';
 
 export interface RunOptions {
   node?: string;
@@ -127,11 +128,18 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
   director?.kick('full');
   health?.start();
   if (balancing) log.info('haldir balancing', { services: model.virtualServers.length, pid: process.pid });
+  const sd = SdNotify.fromEnv();
+  if (sd) {
+    sd.send('READY=1', `STATUS=${model.vrrpInstances.length} VRRP instance(s), ${balancing ? model.virtualServers.length : 0} virtual server(s)`, `MAINPID=${process.pid}`);
+    const every = sd.startWatchdog();
+    log.info('systemd notified', { ready: true, ...(every ? { watchdogEveryMs: every } : {}) });
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;
     const finish = (code: number): void => {
       for (const [s, h] of handlers) process.off(s, h);
+      sd?.close();
       resolve(code);
     };
     const stopRest = async (): Promise<void> => {
@@ -141,6 +149,7 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     const stop = (sig: string) => {
       if (stopping) return;
       stopping = true;
+      sd?.send('STOPPING=1');
       log.info(`${sig}: stopping`, {});
       // VRRP first: the priority-0 advert hands the addresses over, then the data plane goes.
       if (!worker) {
@@ -156,11 +165,15 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
       });
       worker.postMessage({ type: 'stop' } satisfies ToWorker);
     };
-    const reload = (): void => reloadConfig(files, o, io, log, model!, refusals, (m) => {
-      model = m;
-      health?.reload(m);
-      director?.setModel(m);
-    });
+    const reload = (): void => {
+      sd?.send('RELOADING=1', `MONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`);
+      reloadConfig(files, o, io, log, model!, refusals, (m) => {
+        model = m;
+        health?.reload(m);
+        director?.setModel(m);
+      });
+      sd?.send('READY=1');
+    };
     const status = (): void => {
       if (worker) worker.postMessage({ type: 'status' } satisfies ToWorker);
       else io.out(JSON.stringify({ status: [], ...(director ? { dataplane: { ...director.counts, lastError: director.lastError } } : {}) }) + '\n');
