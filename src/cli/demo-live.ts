@@ -5,7 +5,7 @@
 // client-visible gaps, then everything is removed.
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { SEED_PORTS, SEED_VIP, SeedLab } from '../lab/seed-lab.js';
+import { SEED_PORTS, SEED_VIP, SeedLab, UPSTREAMS, upstreamOf } from '../lab/seed-lab.js';
 import { EXIT, type IO } from './main.js';
 
 const TRAFFIC = fileURLToPath(new URL('../lab/traffic.js', import.meta.url));
@@ -65,9 +65,11 @@ export async function liveDemo(io: IO): Promise<number> {
   try {
     say('building the seed cluster in network namespaces: client 192.168.2.10, lb1–lb4 192.168.2.11–14 on one switch');
     S = new SeedLab((m) => say(`  ${m}`));
+    for (const u of UPSTREAMS) await S.startUpstream(u);
+    say(`  upstreams ${UPSTREAMS.join(', ')} answering on :8080`);
     for (const n of S.nodes) {
       await S.startNginx(n.name);
-      say(`  ${n.name}: nginx on ${SEED_PORTS.join('/')} (443 with TLS), /healthz → 200`);
+      say(`  ${n.name}: nginx on ${SEED_PORTS.join('/')} (443 with TLS), /healthz → 200 while upstream ${upstreamOf(n.name)} answers`);
     }
     for (const n of S.nodes) {
       S.startDaemon(n.name);

@@ -1,8 +1,11 @@
 // The seed's cluster in network namespaces: four nodes lb1–lb4 (192.168.2.11–14) that
 // are directors and real servers at once, each running `haldir run` with the seed's own
 // keepalived.conf (examples/seed/lbN.conf: VIP 192.168.2.100, VRRP priorities 100/99/
-// 98/97, services 80/443/8443/6443, rr, DR) and nginx on 80, 443 (TLS), 8443 and 6443
-// with /healthz; a client at 192.168.2.10. Every node carries the VIP on lo with
+// 98/97, services 80/443/8443/6443, rr, DR) and nginx on 80, 443 (TLS), 8443 and 6443;
+// a client at 192.168.2.10; and the seed's upstream tier 192.168.3.31–33. Each node's
+// /healthz is proxied to its upstream (lb1→.31, lb2→.32, lb3→.33, lb4→.31) and answers
+// 200 only while that upstream answers, 503 otherwise: the seed's two-level check, so a
+// node whose upstream is gone leaves the rotation. Every node carries the VIP on lo with
 // arp_ignore/arp_announce, as DR real servers must; the master also has it on eth0 via
 // VRRP. Only the master balances, so a node that receives a frame the master forwarded
 // serves it locally and never forwards it again.
@@ -18,6 +21,10 @@ export const SEED_VIP = '192.168.2.100';
 export const SEED_PORTS = [80, 443, 8443, 6443];
 const SEED_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../examples/seed/' : '../../examples/seed/', import.meta.url));
 const PROBE = fileURLToPath(new URL('./probe.js', import.meta.url));
+const UPSTREAM = fileURLToPath(new URL('./upstream.js', import.meta.url));
+export const UPSTREAMS = ['192.168.3.31', '192.168.3.32', '192.168.3.33'];
+/** The upstream a node's /healthz depends on. */
+export const upstreamOf = (node: string): string => UPSTREAMS[(Number(node.slice(2)) - 1) % UPSTREAMS.length]!;
 
 export interface SeedNode {
   name: string;
@@ -31,6 +38,7 @@ export class SeedLab {
   readonly lab = new Lab('hs');
   readonly dir = mkdtempSync(join(tmpdir(), 'haldir-seed-'));
   readonly nodes: SeedNode[] = [];
+  private readonly upstreams = new Map<string, ChildProcess>();
 
   constructor(progress: (s: string) => void = () => {}) {
     chmodSync(this.dir, 0o755);
@@ -48,8 +56,14 @@ export class SeedLab {
           sysctls: { 'net.ipv4.conf.all.arp_ignore': '1', 'net.ipv4.conf.all.arp_announce': '2', 'net.ipv4.conf.eth0.arp_ignore': '1', 'net.ipv4.conf.eth0.arp_announce': '2' },
         });
         this.lab.exec(name, 'ip', ['addr', 'add', `${SEED_VIP}/32`, 'dev', 'lo']);
+        // The upstream tier's subnet, on the same segment.
+        this.lab.exec(name, 'ip', ['addr', 'add', `192.168.3.${10 + i}/24`, 'dev', 'eth0']);
         this.nodes.push({ name, ip, log: [] });
       }
+      UPSTREAMS.forEach((ip, k) => {
+        progress(`upstream up${k + 1} (${ip})`);
+        this.lab.addHost(`up${k + 1}`, { ip: `${ip}/24`, mac: `02:93:00:00:00:${31 + k}` });
+      });
     } catch (e) {
       void this.close();
       throw e;
@@ -62,13 +76,37 @@ export class SeedLab {
     return n;
   }
 
-  /** nginx on a node: every port answers with the node's name; /healthz 200. */
+  /** An upstream's HTTP server (by address, 192.168.3.31–33). */
+  async startUpstream(ip: string): Promise<void> {
+    const k = UPSTREAMS.indexOf(ip);
+    if (k < 0) throw new Error(`no upstream ${ip} (there are ${UPSTREAMS.join(', ')})`);
+    const child = this.lab.spawn(`up${k + 1}`, process.execPath, [UPSTREAM, '--name', `up${k + 1}`, '--port', '8080']);
+    this.upstreams.set(ip, child);
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`upstream ${ip} did not start`)), 10000);
+      child.stdout!.on('data', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  async stopUpstream(ip: string): Promise<void> {
+    const c = this.upstreams.get(ip);
+    if (c) await this.lab.stop(c, 1000);
+    this.upstreams.delete(ip);
+  }
+
+  /** nginx on a node: every port answers with the node's name; /healthz is 200 only while its upstream answers. */
   async startNginx(name: string): Promise<void> {
     const n = this.node(name);
     const d = join(this.dir, name);
     mkdirSync(join(d, 'logs'), { recursive: true });
     chmodSync(d, 0o755);
-    const loc = `  location = /healthz { return 200 "ok\\n"; }\n  location / { return 200 "${name} $remote_addr\\n"; }\n`;
+    const loc =
+      `  location = /healthz { proxy_pass http://${upstreamOf(name)}:8080/healthz; proxy_connect_timeout 500ms; proxy_read_timeout 1s; error_page 502 504 = @down; }\n` +
+      `  location @down { return 503 "upstream ${upstreamOf(name)} unreachable\\n"; }\n` +
+      `  location / { return 200 "${name} $remote_addr\\n"; }\n`;
     const plain = [80, 8443, 6443].map((p) => `  listen ${p} reuseport;`).join('\n');
     writeFileSync(
       join(d, 'nginx.conf'),

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { canBuildLabs } from '../../src/lab/netns.js';
-import { SEED_PORTS, SeedLab } from '../../src/lab/seed-lab.js';
+import { SEED_PORTS, SeedLab, UPSTREAMS } from '../../src/lab/seed-lab.js';
 
 const lab = canBuildLabs();
 const skip = !lab.ok ? lab.why : undefined;
@@ -17,6 +17,7 @@ describe('the seed cluster: lb1–lb4 as directors and real servers', { skip }, 
   let S: SeedLab;
   before(async () => {
     S = new SeedLab();
+    for (const u of UPSTREAMS) await S.startUpstream(u);
     for (const n of S.nodes) await S.startNginx(n.name);
     for (const n of S.nodes) S.startDaemon(n.name);
   });
@@ -69,6 +70,22 @@ describe('the seed cluster: lb1–lb4 as directors and real servers', { skip }, 
     await S.startNginx('lb3');
     await until('lb3 back', () => /192\.168\.2\.13\/80\b/.test(S.lab.exec('lb1', 'nft', ['list', 'table', 'netdev', 'haldir'])), 8000);
     assert.ok((S.probe(80, 40, { concurrency: 4 }).byServer.lb3 ?? 0) > 0);
+  });
+
+  it('the two-level check: lb3\'s upstream stopped turns its /healthz 503 and lb3 leaves port 80; it returns with the upstream', async () => {
+    await until('lb3 in port 80', () => /192\.168\.2\.13\/80\b/.test(S.lab.exec('lb1', 'nft', ['list', 'table', 'netdev', 'haldir'])), 10000);
+    await S.stopUpstream('192.168.3.33');
+    const t0 = Date.now();
+    await until('lb3 out of port 80', () => !/192\.168\.2\.13\/80\b/.test(S.lab.exec('lb1', 'nft', ['list', 'table', 'netdev', 'haldir'])), 14000);
+    const took = Date.now() - t0;
+    assert.match(S.log('lb1'), /192\.168\.2\.13\]:tcp:80.*status 503/);
+    const p = S.probe(80, 20, { concurrency: 4 });
+    assert.deepEqual(p.failures, {});
+    assert.equal(p.byServer.lb3, undefined, `lb3 still served port 80 (${took} ms after the upstream stopped)`);
+    // Only HTTP_GET on :80 looks through nginx to the upstream; the TCP_CHECKs keep lb3 on the other ports.
+    assert.ok((S.probe(8443, 20, { concurrency: 4 }).byServer.lb3 ?? 0) > 0);
+    await S.startUpstream('192.168.3.33');
+    await until('lb3 back in port 80', () => /192\.168\.2\.13\/80\b/.test(S.lab.exec('lb1', 'nft', ['list', 'table', 'netdev', 'haldir'])), 10000);
   });
 
   it('master link down: lb2 takes the VIP and the balancing; requests succeed again', async () => {
