@@ -13,7 +13,7 @@ import { Lab, nsExec } from './netns.js';
 import { HALDIR } from './vrrp-lab.js';
 
 const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
-const BACKEND = here('./backend.js');
+export const BACKEND = here('./backend.js');
 export const PROBE = here('./probe.js');
 
 export const DP_VIP = '10.99.0.100';

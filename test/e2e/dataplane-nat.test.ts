@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { canBuildLabs } from '../../src/lab/netns.js';
-import { DataplaneLab, DP_VIP, PROBE } from '../../src/lab/dp-lab.js';
+import { BACKEND, DataplaneLab, DP_VIP, PROBE } from '../../src/lab/dp-lab.js';
 import { HALDIR } from '../../src/lab/vrrp-lab.js';
 import type { ChildProcess } from 'node:child_process';
 
@@ -161,5 +161,19 @@ describe('nftables NAT in a lab: client → director → three real servers', { 
     assert.deepEqual(p.failures, {});
     assert.deepEqual(p.peers, { '10.99.0.11': 6 });
     assert.equal(L.apply('lb1', f).code, 0);
+  });
+
+  it('UDP: rr per flow with port mapping (VIP:53 → :5353), replies come back through the director', async () => {
+    for (const b of ['be1', 'be2', 'be3']) {
+      const c = L.lab.spawn(b, process.execPath, [BACKEND, '--name', b, '--udp', '5353']);
+      await waitOutput(c, /ready/, 5000, { out: '' });
+    }
+    const conf = natConf('rr', [1, 1, 1], 53, 5353).replace('protocol TCP', 'protocol UDP');
+    const r = L.apply('lb1', L.writeConfig('udp.conf', conf));
+    assert.equal(r.code, 0, r.err);
+    // Nine datagrams from nine source ports: nine flows, rotated over the three servers.
+    const script = `const d=require('dgram');let n=0,got={};for(let i=0;i<9;i++){const s=d.createSocket('udp4');s.on('message',m=>{const k=String(m).split(' ')[0];got[k]=(got[k]||0)+1;s.close();if(++n===9){console.log(JSON.stringify(got));process.exit(0)}});s.send('x',53,'${DP_VIP}')}setTimeout(()=>{console.log(JSON.stringify(got));process.exit(1)},3000)`;
+    const out = L.lab.exec('client', process.execPath, ['-e', script]);
+    assert.deepEqual(JSON.parse(out), { be1: 3, be2: 3, be3: 3 });
   });
 });
