@@ -6,6 +6,7 @@ import { formatTimerIsolation, runTimerIsolation } from './timer-isolation.js';
 import { runHealthScale } from './health-scale.js';
 import { formatDpReconcile, runDpReconcile } from './dp-reconcile.js';
 import { runThroughput } from './dp-throughput.js';
+import { runSeedDirector } from './seed-director.js';
 
 const BENCHES: Record<string, () => string | Promise<string>> = {
   config: () => formatConfigScale(runConfigScale(Number(process.env['BENCH_RUNS'] ?? 5))),
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => string | Promise<string>> = {
   health: () => runHealthScale(),
   reconcile: () => formatDpReconcile(runDpReconcile()),
   throughput: () => runThroughput(),
+  director: () => runSeedDirector(),
 };
 
 const wanted = process.argv.slice(2);

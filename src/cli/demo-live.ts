@@ -6,20 +6,11 @@
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { SEED_PORTS, SEED_VIP, SeedLab, UPSTREAMS, upstreamOf } from '../lab/seed-lab.js';
+import { startTraffic, type TrafficTick } from '../lab/traffic-client.js';
 import { EXIT, type IO } from './main.js';
 
-const TRAFFIC = fileURLToPath(new URL('../lab/traffic.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Tick {
-  at: number;
-  ok: number;
-  fail: number;
-  byNode: Record<string, number>;
-  errors: Record<string, number>;
-  p50: number;
-  maxGapMs: number;
-}
+type Tick = TrafficTick;
 
 export async function liveDemo(io: IO): Promise<number> {
   const t0 = Date.now();
@@ -95,17 +86,9 @@ export async function liveDemo(io: IO): Promise<number> {
     say(`${lab.holders()[0]} is MASTER (priority 100) and balances; lb2–lb4 are BACKUP and only serve`);
     io.out(lab.lab.exec('lb1', process.execPath, [fileURLToPath(new URL('../../../bin/haldir.js', import.meta.url)), 'dataplane', 'show']).trimEnd().replace(/^/gm, '          ') + '\n');
 
-    traffic = lab.lab.spawn('client', process.execPath, [TRAFFIC, '--host', SEED_VIP, '--ports', SEED_PORTS.join(','), '--timeout', '500']);
-    let buf = '';
-    traffic.stdout!.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const t = JSON.parse(buf.slice(0, i)) as Tick;
-        buf = buf.slice(i + 1);
-        ticks.push(t);
-        onTick?.(t);
-      }
+    traffic = startTraffic(lab.lab, 'client', { vip: SEED_VIP, ports: SEED_PORTS }, (t) => {
+      ticks.push(t);
+      onTick?.(t);
     });
     say('== steady traffic: one request after another on each of the four ports, from the client');
     await watch(3);
