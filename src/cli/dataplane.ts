@@ -10,7 +10,7 @@ import { Drainer } from '../dataplane/drain.js';
 import { formatGroup, groupDiagnostics } from '../config/diagnostics.js';
 import { loadConfig, selectNode } from '../config/load.js';
 import { EXIT, UsageError, type IO } from './main.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 interface ApplyOpts {
   node?: string;
@@ -139,5 +139,38 @@ export async function dataplaneShowCommand(o: { dataplane?: string; stats?: bool
   const stats = await new NftablesDataplane().stats();
   if (o.json) io.out(JSON.stringify(stats, null, 2) + '\n');
   else io.out(renderTable(stats, { stats: !!o.stats, title: 'haldir nftables data plane (tables ip/ip6/netdev haldir)' }));
+  return EXIT.ok;
+}
+
+/** `haldir reload`: the same validation the daemon will do, then SIGHUP to the PID in the file. */
+export function reloadCommand(files: string[], o: { node?: string; configId?: string; pidFile: string }, io: IO): number {
+  for (const f of files) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+  const cfg = loadConfig(files, { ...(o.configId !== undefined ? { configId: o.configId } : {}), ...(o.node !== undefined ? { node: o.node } : {}) });
+  for (const g of groupDiagnostics(cfg.diagnostics)) io.err(formatGroup(g) + '\n');
+  const errors = cfg.diagnostics.filter((d) => d.severity === 'error').length;
+  if (errors) {
+    io.err(`haldir: not reloaded: the configuration has ${errors} error(s); the running configuration keeps serving\n`);
+    return EXIT.invalid;
+  }
+  const sel = selectNode(cfg, o.node);
+  if (sel.error) throw new UsageError(sel.error);
+  let pid: number;
+  try {
+    pid = Number(readFileSync(o.pidFile, 'utf8').trim());
+  } catch (e) {
+    io.err(`haldir: cannot read ${o.pidFile}: ${(e as Error).message} (is haldir run started with --pid-file ${o.pidFile}?)\n`);
+    return EXIT.invalid;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) {
+    io.err(`haldir: ${o.pidFile} does not hold a PID\n`);
+    return EXIT.invalid;
+  }
+  try {
+    process.kill(pid, 'SIGHUP');
+  } catch (e) {
+    io.err(`haldir: cannot signal PID ${pid} from ${o.pidFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (not running?)\n`);
+    return EXIT.invalid;
+  }
+  io.out(`haldir: configuration valid; reload requested from PID ${pid}\n`);
   return EXIT.ok;
 }

@@ -4,8 +4,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { demoCommand } from './demo.js';
 import { liveDemo } from './demo-live.js';
+import { labDown, labFault, labStatus, labTraffic, labUp } from './lab.js';
 import { canBuildLabs } from '../lab/netns.js';
-import { applyCommand, dataplaneShowCommand } from './dataplane.js';
+import { applyCommand, dataplaneShowCommand, reloadCommand } from './dataplane.js';
 import { runDaemon, RunUsageError } from '../daemon/run.js';
 import { checkCommand, exportCommand, genhashCommand, planCommand, rulesCommand, schemaCommand, validateCommand } from './commands.js';
 
@@ -77,6 +78,7 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .addOption(new Option('--dataplane <kind>', 'auto (nftables as root, else userspace), nftables, ipvs or userspace').default('auto'))
     .option('--vrrp-only', 'run just the VRRP instances: addresses move, nothing is balanced')
     .option('--keep-dataplane', "leave the data plane's objects in the kernel at exit (default: remove them)")
+    .option('--pid-file <file>', 'write the PID here while running (haldir reload uses it)')
     .action(async (files: string[], o) => {
       try {
         setCode(await runDaemon(files, o, io));
@@ -85,6 +87,14 @@ function program(io: IO, setCode: (c: number) => void): Command {
         throw e;
       }
     });
+
+  p.command('reload')
+    .description('validate the configuration, then tell the running haldir to reload it (SIGHUP); nothing is sent when it is invalid')
+    .argument('<file...>', 'the files haldir run was started with')
+    .addOption(nodeOpt())
+    .addOption(idOpt())
+    .requiredOption('--pid-file <file>', 'the PID file given to haldir run --pid-file')
+    .action((files: string[], o) => setCode(reloadCommand(files, o, io)));
 
   p.command('apply')
     .description('program a data plane once with every real server up, printing the changes (the diff) it applied')
@@ -148,6 +158,34 @@ function program(io: IO, setCode: (c: number) => void): Command {
       }
       setCode(demoCommand({ out: () => {}, err: io.err }) === EXIT.ok ? await liveDemo(io) : EXIT.invalid);
     });
+
+  const lab = p.command('lab').description("the seed's four-node cluster on this machine, to watch and break (network namespaces; root)");
+  lab
+    .command('up')
+    .description('build the lab and run it in the foreground (progress, then its events) until haldir lab down, Ctrl-C or SIGTERM')
+    .addOption(new Option('--topology <name>', 'the cluster to build').choices(['seed']).default('seed'))
+    .action(async (o: { topology?: string }) => setCode(await labUp(o, io)));
+  lab
+    .command('status')
+    .description('who is master, each node (link, VRRP, haldir, nginx, balancing), the real servers in the balancing table and their counters')
+    .addOption(jsonOpt())
+    .action(async (o: { json?: boolean }) => setCode(await labStatus(o, io)));
+  lab
+    .command('fault')
+    .description('break something: link-down lbN, kill lbN, stop-daemon lbN, stop-nginx lbN, stop-upstream IP, partition lbA lbB; heal undoes every fault')
+    .argument('<kind>', 'link-down, kill, stop-daemon, stop-nginx, stop-upstream, partition or heal')
+    .argument('[args...]', 'the node(s) or the upstream address')
+    .action(async (kind: string, args: string[]) => setCode(await labFault(kind, args, io)));
+  lab
+    .command('traffic')
+    .description('a client load loop on all four ports: successes, failures, per-node answers and latency, one line per second')
+    .option('--seconds <n>', 'how long to run (default 10)')
+    .addOption(jsonOpt())
+    .action(async (o: { seconds?: string; json?: boolean }) => setCode(await labTraffic(o, io)));
+  lab
+    .command('down')
+    .description('stop the running lab and wait for it; with none running, remove what a crashed lab up left behind')
+    .action(async () => setCode(await labDown(io)));
 
   return p;
 }

@@ -5,6 +5,7 @@
 // kept, only changed services reprogrammed). SIGUSR2 prints a status line.
 // Exit codes: 0 stopped by a signal, 1 bad configuration or a part failed, 2 usage.
 import { Worker } from 'node:worker_threads';
+import { rmSync, writeFileSync } from 'node:fs';
 import { formatGroup, groupDiagnostics } from '../config/diagnostics.js';
 import { loadConfig, selectNode } from '../config/load.js';
 import type { IO } from '../cli/main.js';
@@ -26,6 +27,8 @@ export interface RunOptions {
   dataplane?: string;
   /** Leave the data plane's objects in the kernel at exit (default: remove them). */
   keepDataplane?: boolean;
+  /** Write the PID here while running (for `haldir reload`); removed at exit. */
+  pidFile?: string;
 }
 
 export class RunUsageError extends Error {}
@@ -128,6 +131,13 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
   director?.kick('full');
   health?.start();
   if (balancing) log.info('haldir balancing', { services: model.virtualServers.length, pid: process.pid });
+  if (o.pidFile) {
+    try {
+      writeFileSync(o.pidFile, `${process.pid}\n`);
+    } catch (e) {
+      log.warn('cannot write the PID file', { file: o.pidFile, error: (e as Error).message });
+    }
+  }
   const sd = SdNotify.fromEnv();
   if (sd) {
     sd.send('READY=1', `STATUS=${model.vrrpInstances.length} VRRP instance(s), ${balancing ? model.virtualServers.length : 0} virtual server(s)`, `MAINPID=${process.pid}`);
@@ -140,6 +150,7 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     const finish = (code: number): void => {
       for (const [s, h] of handlers) process.off(s, h);
       sd?.close();
+      if (o.pidFile) rmSync(o.pidFile, { force: true });
       resolve(code);
     };
     const stopRest = async (): Promise<void> => {
