@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { demoCommand } from './demo.js';
 import { liveDemo } from './demo-live.js';
+import { localDemo } from './demo-local.js';
 import { labDown, labFault, labStatus, labTraffic, labUp } from './lab.js';
 import { canBuildLabs } from '../lab/netns.js';
 import { applyCommand, dataplaneShowCommand, reloadCommand } from './dataplane.js';
@@ -147,13 +148,17 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .action((o) => setCode(schemaCommand(o, io)));
 
   p.command('demo')
-    .description('the seed cluster live: four nodes in network namespaces, traffic, a master failure and a backend failure, measured (without root: the configuration tour)')
-    .option('--offline', 'only the configuration tour: validate, compare and plan the seed (no namespaces)')
-    .action(async (o: { offline?: boolean }) => {
-      const lab = canBuildLabs();
-      if (o.offline || !lab.ok) {
-        if (!o.offline) io.err(`haldir demo: the live cluster needs network namespaces (${lab.why}); showing the configuration tour instead\n`);
+    .description('the seed cluster live: four nodes in network namespaces, traffic, a master failure and a backend failure, measured (without root: one node on loopback)')
+    .option('--offline', 'only the configuration tour: validate, compare and plan the seed (no processes)')
+    .option('--local', 'the single-node loopback demo (what runs without root)')
+    .action(async (o: { offline?: boolean; local?: boolean }) => {
+      if (o.offline) {
         setCode(demoCommand(io));
+        return;
+      }
+      const lab = canBuildLabs();
+      if (o.local || !lab.ok) {
+        setCode(await localDemo(io, o.local ? 'asked for with --local' : `the four-node cluster needs network namespaces: ${lab.why}`));
         return;
       }
       setCode(demoCommand({ out: () => {}, err: io.err }) === EXIT.ok ? await liveDemo(io) : EXIT.invalid);

@@ -149,6 +149,15 @@ describe('haldir CLI', () => {
     }
   });
 
+  it('demo --local (what runs without root): traffic through haldir run, a backend out and back', async () => {
+    const r = await run('demo', '--local');
+    assert.equal(r.code, 0, r.err + r.out);
+    assert.match(r.out, /30 requests: be1:10 be2:10 be3:10 {2}failed:0/);
+    assert.match(r.out, /haldir took be2 out after/);
+    assert.match(r.out, /30 requests: be1:15 be3:15 {2}failed:0/);
+    assert.match(r.out, /be2 is back after/);
+  });
+
   it('demo shows both front ends agree', async () => {
     const r = await run('demo', '--offline');
     assert.equal(r.code, 0, r.err);
