@@ -18,8 +18,11 @@ import {
   pidAlive,
   probeSocket,
   removeCrashedLabs,
+  removeCrashedState,
+  removeState,
   request,
   socketPath,
+  writeState,
   type DownReply,
   type LabStatus,
   type Request,
@@ -83,6 +86,8 @@ export async function labUp(o: { topology?: string }, io: IO): Promise<number> {
     }
   }
   const crashed = removeCrashedLabs();
+  const files = removeCrashedState(path);
+  if (files.length) say(`removed what a crashed lab left: ${files.join(' ')}`);
   if (crashed.namespaces.length) say(`removed ${crashed.namespaces.length} namespace(s) left by a lab that crashed (${crashed.killed.length} process(es) killed): ${crashed.namespaces.join(' ')}`);
 
   let stopping: string | undefined;
@@ -109,11 +114,13 @@ export async function labUp(o: { topology?: string }, io: IO): Promise<number> {
   let ctl: LabController | undefined;
   let server: ControlServer | undefined;
   let trim: NodeJS.Timeout | undefined;
-  const rsState = new Map<string, string>();
-  /** Follows a node's daemon log: VRRP transitions, real servers changing state (once, whichever node saw it first), errors. */
+  /** Each node's VRRP state as its log last said. */
+  const vrrp = new Map<string, string>();
+  /** Follows a node's daemon log: VRRP transitions, real servers changing state as a MASTER sees them (what it balances), errors. */
   const follow = (name: string): void => {
     const d = S?.nodes.find((n) => n.name === name)?.daemon;
     if (!d?.stdout) return;
+    vrrp.delete(name);
     let buf = '';
     d.stdout.on('data', (b: Buffer) => {
       buf += b.toString();
@@ -123,14 +130,15 @@ export async function labUp(o: { topology?: string }, io: IO): Promise<number> {
         buf = buf.slice(i + 1);
         const tr = /^\S+ info (VI_\w+):? (\w+) -> (\w+)/.exec(line);
         const rs = / info real server (\S+) (UP|DOWN)\b/.exec(line);
-        if (tr) say(`${name}: ${tr[1]} ${tr[2]} -> ${tr[3]}`);
-        else if (rs && rsState.get(rs[1]!) !== rs[2]) {
-          if (rsState.has(rs[1]!) || rs[2] === 'DOWN') say(`real server ${rs[1]} ${rs[2]} (${name} saw it first)`);
-          rsState.set(rs[1]!, rs[2]!);
-        } else if (/^\S+ error /.test(line)) say(`${name}: ${line.replace(/^\S+ /, '')}`);
+        if (tr) {
+          vrrp.set(name, tr[3]!);
+          say(`${name}: ${tr[1]} ${tr[2]} -> ${tr[3]}`);
+        } else if (rs && vrrp.get(name) === 'MASTER') say(`${name} (master): real server ${rs[1]} ${rs[2]}`);
+        else if (/^\S+ error /.test(line)) say(`${name}: ${line.replace(/^\S+ /, '')}`);
       }
     });
     d.once('exit', (code, sig) => {
+      vrrp.delete(name);
       if (!stopping) say(`${name}: haldir (pid ${d.pid}) exited (${sig ?? `code ${code}`})`);
     });
   };
@@ -151,6 +159,7 @@ export async function labUp(o: { topology?: string }, io: IO): Promise<number> {
     );
     server = new ControlServer(path, ctl.handle);
     await server.listen();
+    writeState(lab, path);
     say(`control socket ${path}`);
     // The daemons' logs are kept in memory by SeedLab: keep the newest part only.
     trim = setInterval(() => {
@@ -204,6 +213,7 @@ export async function labUp(o: { topology?: string }, io: IO): Promise<number> {
       clearTimeout(t);
     }
     await server?.close();
+    if (server) removeState(path);
     if (trim) clearInterval(trim);
     if (S) {
       const namespaces = ctl?.namespaces() ?? [];
@@ -380,6 +390,8 @@ export async function labDown(io: IO): Promise<number> {
   const byNs = new Map<string, number[]>();
   for (const k of c.killed) byNs.set(k.ns, [...(byNs.get(k.ns) ?? []), k.pid]);
   for (const ns of c.namespaces) io.out(`removed namespace ${ns}${byNs.get(ns) ? ` (killed pid ${byNs.get(ns)!.join(', ')})` : ''}\n`);
+  const files = removeCrashedState(path);
+  for (const f of files) io.out(`removed ${f}\n`);
   let socket = false;
   if (probe.state === 'stale' && existsSync(path)) {
     try {
@@ -390,7 +402,7 @@ export async function labDown(io: IO): Promise<number> {
       /* gone meanwhile */
     }
   }
-  if (!c.namespaces.length && !socket) io.out('no lab is running; nothing was left behind\n');
-  else io.out(`no lab was running; removed what a crashed lab up left: ${c.namespaces.length} namespace(s), ${c.killed.length} process(es)${socket ? ', the control socket' : ''}\n`);
+  if (!c.namespaces.length && !socket && !files.length) io.out('no lab is running; nothing was left behind\n');
+  else io.out(`no lab was running; removed what a crashed lab up left: ${c.namespaces.length} namespace(s), ${c.killed.length} process(es)${socket ? ', the control socket' : ''}${files.length ? ', its temp files' : ''}\n`);
   return EXIT.ok;
 }
