@@ -9,6 +9,7 @@ import { exportKeepalived } from '../config/keepalived/export.js';
 import { loadConfig, selectNode, type LoadedConfig } from '../config/load.js';
 import { planNode, renderPlan } from '../model/plan.js';
 import { RULES } from '../model/validate.js';
+import { CLUSTER_RULES } from '../model/consistency.js';
 import { checkOnce, renderOnce } from '../health/once.js';
 import { createRunCheck } from '../health/checkers/index.js';
 import { formatGenhash, genhash } from '../health/genhash.js';
@@ -121,10 +122,12 @@ export function schemaCommand(o: CommonOpts, io: IO): number {
 }
 
 export function rulesCommand(o: CommonOpts, io: IO): number {
-  if (o.json) io.out(JSON.stringify(RULES.map((r) => ({ code: r.code, severity: r.severity, describe: r.describe })), null, 2) + '\n');
+  // Per-node rules, then the cross-node ones (validate with several nodes' files).
+  const all = [...RULES, ...CLUSTER_RULES];
+  if (o.json) io.out(JSON.stringify(all.map((r) => ({ code: r.code, severity: r.severity, describe: r.describe })), null, 2) + '\n');
   else {
-    const w = Math.max(...RULES.map((r) => r.code.length));
-    for (const r of RULES) io.out(`${r.code.padEnd(w)}  ${r.severity.padEnd(7)}  ${r.describe}\n`);
+    const w = Math.max(...all.map((r) => r.code.length));
+    for (const r of all) io.out(`${r.code.padEnd(w)}  ${r.severity.padEnd(7)}  ${r.describe}\n`);
   }
   return EXIT.ok;
 }

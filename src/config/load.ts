@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { NodeModel } from '../model/types.js';
+import { checkCluster } from '../model/consistency.js';
 import { validateNode } from '../model/validate.js';
 import { loadClusterFile } from './cluster/load.js';
 import { Diagnostics, type Diagnostic } from './diagnostics.js';
@@ -80,7 +81,12 @@ export function loadConfig(files: string[], opts: LoadOptions = {}): LoadedConfi
   }
   // Semantic checks only on models whose syntax was sound: they would repeat the errors.
   const wanted = opts.node === undefined ? nodes : nodes.filter((n) => n.toLowerCase() === opts.node!.toLowerCase());
-  if (!diags.hasErrors()) for (const n of wanted) for (const d of validateNode(models.get(n)!)) diags.add(d);
+  if (!diags.hasErrors()) {
+    for (const n of wanted) for (const d of validateNode(models.get(n)!)) diags.add(d);
+    // The nodes against each other (with --node: the findings that involve that node).
+    const only = opts.node !== undefined ? { node: opts.node } : {};
+    for (const d of checkCluster(nodes.map((n) => models.get(n)!), only)) diags.add(d);
+  }
   return { kind, files, nodes, models, diagnostics: diags.items };
 }
 
