@@ -17,15 +17,31 @@ export function vipOwners(model: NodeModel): Map<string, string> {
   return m;
 }
 
-/** The services this node balances now: unowned ones, and those of its MASTER instances. */
-export function activeTable(table: readonly DesiredService[], owners: Map<string, string>, states: ReadonlyMap<string, string>): DesiredService[] {
-  return table.filter((ds) => {
+/**
+ * The services this node balances now: unowned ones, and those of its MASTER instances;
+ * without destinations at a `suspect` address (a director that just fell silent).
+ */
+export function activeTable(table: readonly DesiredService[], owners: Map<string, string>, states: ReadonlyMap<string, string>, suspect: ReadonlySet<string> = new Set()): DesiredService[] {
+  const out: DesiredService[] = [];
+  for (const ds of table) {
     const a = ds.vs.address;
-    if (a.kind !== 'ip') return true;
-    const owner = owners.get(canonicalIp(a.address, a.family) ?? a.address);
-    return owner === undefined || states.get(owner) === 'MASTER';
-  });
+    if (a.kind === 'ip') {
+      const owner = owners.get(canonicalIp(a.address, a.family) ?? a.address);
+      if (owner !== undefined && states.get(owner) !== 'MASTER') continue;
+    }
+    if (suspect.size && ds.dests.some((d) => suspect.has(canonicalIp(d.address, d.family) ?? d.address))) {
+      out.push({ ...ds, dests: ds.dests.filter((d) => !suspect.has(canonicalIp(d.address, d.family) ?? d.address)) });
+    } else out.push(ds);
+  }
+  return out;
 }
+
+/**
+ * How long a director that fell silent stays out of the real servers: it is very likely
+ * dead (its adverts stopped), and its own health checks would take up to
+ * delay_loop + (retry + 1) × connect_timeout to say so; the checks decide after this.
+ */
+export const SUSPECT_MS = 15_000;
 
 export interface DirectorOptions {
   dataplane: Dataplane;
@@ -38,6 +54,7 @@ export class DirectorLoop {
   private table: DesiredService[] = [];
   private owners: Map<string, string>;
   private readonly states = new Map<string, string>();
+  private readonly suspect = new Set<string>();
   private running = false;
   private pending: 'cached' | 'full' | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -65,8 +82,18 @@ export class DirectorLoop {
     this.kick('cached');
   }
 
-  setState(instance: string, state: string): void {
-    if (this.states.get(instance) === state) return;
+  setState(instance: string, state: string, formerMaster?: string): void {
+    if (formerMaster) {
+      // The master fell silent: a director that is also a real server is dead, not slow.
+      const addr = canonicalIp(formerMaster, formerMaster.includes(':') ? 6 : 4) ?? formerMaster;
+      this.suspect.add(addr);
+      this.o.log.info('former master out of the real servers until its checks decide', { address: addr, forMs: SUSPECT_MS });
+      setTimeout(() => {
+        this.suspect.delete(addr);
+        this.kick('cached');
+      }, SUSPECT_MS).unref();
+    }
+    if (this.states.get(instance) === state && !formerMaster) return;
     this.states.set(instance, state);
     this.kick('cached');
   }
@@ -83,7 +110,7 @@ export class DirectorLoop {
     while (this.pending && !this.closed) {
       const full = this.pending === 'full';
       this.pending = undefined;
-      const desired = activeTable(this.table, this.owners, this.states);
+      const desired = activeTable(this.table, this.owners, this.states, this.suspect);
       try {
         const r = await this.o.dataplane.reconcile(desired, { full });
         this.counts.ok++;

@@ -110,7 +110,7 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
         if (m.type === 'log') io.out(m.line);
         // One line starting `{"status"` (tools and tests read it): VRRP's, plus the data plane's counters.
         else if (m.type === 'status') io.out(JSON.stringify({ ...(m.status as object), ...(director ? { dataplane: { ...director.counts, lastError: director.lastError } } : {}) }) + '\n');
-        else if (m.type === 'state') director?.setState(m.instance, m.state);
+        else if (m.type === 'state') director?.setState(m.instance, m.state, m.formerMaster);
         if (m.type === 'started' || m.type === 'fatal') resolve(m);
       });
       w.on('error', (e) => resolve({ type: 'fatal', message: e.message }));

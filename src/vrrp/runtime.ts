@@ -66,8 +66,11 @@ export interface RuntimeDeps {
   log: Logger;
   notifier: Notifier;
   runScript?: (s: VrrpScript['script'], args: string[], timeoutMs?: number) => Promise<RunResult>;
-  /** An instance changed state (the data plane follows MASTER). */
-  onState?: (instance: string, state: string) => void;
+  /**
+   * An instance changed state (the data plane follows MASTER). On becoming MASTER because
+   * the master fell silent, `formerMaster` is the address it advertised from.
+   */
+  onState?: (instance: string, state: string, info?: { reason?: string; formerMaster?: string }) => void;
 }
 
 export interface InstanceStatus {
@@ -229,6 +232,7 @@ export class VrrpRuntime {
 
   private apply(inst: Inst, next: VrrpFsmState, actions: VrrpAction[], stats: StatsDelta): void {
     const before = inst.fsm.state;
+    const prevMaster = inst.fsm.masterAddr;
     inst.fsm = next;
     if (Object.keys(stats).length) inst.stats = addStats(inst.stats, stats);
     for (const a of actions) this.act(inst, a);
@@ -240,7 +244,8 @@ export class VrrpRuntime {
         ...(next.masterAddr && next.state === 'BACKUP' ? { master: next.masterAddr } : {}),
       });
       this.followers(inst, before, next.state);
-      this.deps.onState?.(inst.cfg.name, next.state);
+      const formerMaster = before === 'BACKUP' && next.state === 'MASTER' && next.masterReason === 'masterNoResponse' ? prevMaster : undefined;
+      this.deps.onState?.(inst.cfg.name, next.state, { ...(next.state === 'MASTER' ? { reason: next.masterReason } : {}), ...(formerMaster ? { formerMaster } : {}) });
     }
     this.rearm(inst);
   }

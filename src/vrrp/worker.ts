@@ -17,7 +17,7 @@ export type FromWorker =
   | { type: 'started'; minSkewUs: number }
   | { type: 'status'; status: unknown }
   | { type: 'stopped' }
-  | { type: 'state'; instance: string; state: string }
+  | { type: 'state'; instance: string; state: string; reason?: string; formerMaster?: string }
   | { type: 'fatal'; message: string };
 
 const port = parentPort!;
@@ -28,7 +28,7 @@ const log = createLogger((line) => send({ type: 'log', line }));
 try {
   const io = new LinuxVrrpIo(log, model.global.vrrp.garpInterval * 1000);
   const notifier = new Notifier(model.global, (m) => log.warn(m));
-  const rt = new VrrpRuntime(model, { io, log, notifier, onState: (instance, state) => send({ type: 'state', instance, state }) });
+  const rt = new VrrpRuntime(model, { io, log, notifier, onState: (instance, state, info) => send({ type: 'state', instance, state, ...info }) });
   rt.start();
   const lag = new LagMonitor();
   lag.start();
