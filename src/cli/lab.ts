@@ -6,7 +6,6 @@
 // their terminal output.
 import { spawn } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { canBuildLabs, netnsExists } from '../lab/netns.js';
 import { SEED_PORTS, SEED_VIP, SeedLab, UPSTREAMS, upstreamOf } from '../lab/seed-lab.js';
 import { FaultUsageError, parseFault, type FaultEvent } from '../lab/faults.js';
@@ -29,8 +28,8 @@ import {
   type TrafficTarget,
 } from '../lab/control.js';
 import { EXIT, UsageError, type IO } from './main.js';
+import { tickReader, trafficArgs, type TrafficTick } from '../lab/traffic-client.js';
 
-const TRAFFIC = fileURLToPath(new URL('../lab/traffic.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const NO_LAB = 'no lab is running (start one with haldir lab up)';
 
@@ -277,16 +276,7 @@ export async function labFault(kind: string, args: string[], io: IO): Promise<nu
   return EXIT.ok;
 }
 
-interface Tick {
-  at: number;
-  ok: number;
-  fail: number;
-  byNode: Record<string, number>;
-  errors: Record<string, number>;
-  p50: number;
-  max: number;
-  maxGapMs: number;
-}
+type Tick = TrafficTick;
 
 function renderTick(t: Tick): string {
   const nodes = ['lb1', 'lb2', 'lb3', 'lb4', ...Object.keys(t.byNode).filter((n) => !/^lb[1-4]$/.test(n))].map((n) => `${n} ${String(t.byNode[n] ?? 0).padStart(3)}`).join('  ');
@@ -301,7 +291,7 @@ export async function labTraffic(o: { seconds?: string; json?: boolean }, io: IO
   if (!r.ok) return r.code;
   const { ns, vip, ports } = r.v;
   if (!o.json) io.out(`traffic from the client (namespace ${ns}) to ${vip} ports ${ports.join(', ')}: one request after another per port, for ${seconds} s (Ctrl-C stops)\n`);
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, TRAFFIC, '--host', vip, '--ports', ports.join(','), '--timeout', '500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...trafficArgs({ vip, ports })], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
@@ -312,25 +302,15 @@ export async function labTraffic(o: { seconds?: string; json?: boolean }, io: IO
     stopped = true;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   };
-  let buf = '';
-  child.stdout!.on('data', (b: Buffer) => {
-    buf += b.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (stopped) continue;
-      let t: Tick;
-      try {
-        t = JSON.parse(line) as Tick;
-      } catch {
-        continue;
-      }
+  child.stdout!.on(
+    'data',
+    tickReader((t, line) => {
+      if (stopped) return;
       ticks.push(t);
       io.out(o.json ? line + '\n' : renderTick(t) + '\n');
       if (ticks.length >= seconds) stop();
-    }
-  });
+    }),
+  );
   const deadline = setTimeout(stop, seconds * 1000 + 5000);
   const onSigint = (): void => stop();
   process.on('SIGINT', onSigint);

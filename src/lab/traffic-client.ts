@@ -18,22 +18,40 @@ export interface TrafficTick {
   maxGapMs: number;
 }
 
-/** Starts the loop in `host` (stop it with lab.stop); `onTick` gets one object per second. */
-export function startTraffic(lab: Lab, host: string, target: { vip: string; ports: number[]; timeoutMs?: number }, onTick: (t: TrafficTick) => void): ChildProcess {
-  const child = lab.spawn(host, process.execPath, [TRAFFIC, '--host', target.vip, '--ports', target.ports.join(','), '--timeout', String(target.timeoutMs ?? 500)]);
+export interface TrafficTarget {
+  vip: string;
+  ports: number[];
+  timeoutMs?: number;
+}
+
+/** node's arguments for the loop. */
+export function trafficArgs(t: TrafficTarget): string[] {
+  return [TRAFFIC, '--host', t.vip, '--ports', t.ports.join(','), '--timeout', String(t.timeoutMs ?? 500)];
+}
+
+/** A stdout 'data' handler that hands over each tick (and its raw line). */
+export function tickReader(onTick: (t: TrafficTick, line: string) => void): (b: Buffer) => void {
   let buf = '';
-  child.stdout!.on('data', (b: Buffer) => {
+  return (b) => {
     buf += b.toString();
     let i;
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
+      let t: TrafficTick;
       try {
-        onTick(JSON.parse(line) as TrafficTick);
+        t = JSON.parse(line) as TrafficTick;
       } catch {
-        /* not a tick line */
+        continue; // not a tick line
       }
+      onTick(t, line);
     }
-  });
+  };
+}
+
+/** Starts the loop in `host` (stop it with lab.stop); `onTick` gets one object per second. */
+export function startTraffic(lab: Lab, host: string, target: TrafficTarget, onTick: (t: TrafficTick) => void): ChildProcess {
+  const child = lab.spawn(host, process.execPath, trafficArgs(target));
+  child.stdout!.on('data', tickReader(onTick));
   return child;
 }
