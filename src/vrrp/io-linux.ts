@@ -4,35 +4,13 @@
 // overflow), gratuitous ARP / unsolicited NA for announcements.
 import type { VipAddress } from '../model/types.js';
 import type { Logger } from '../daemon/log.js';
-import {
-  AF_INET,
-  AF_INET6,
-  IP_MULTICAST_ALL,
-  IP_MULTICAST_IF,
-  IP_MULTICAST_LOOP,
-  IP_MULTICAST_TTL,
-  IP_PKTINFO,
-  IP_RECVTTL,
-  IP_TTL,
-  IPPROTO_IP,
-  IPPROTO_IPV6,
-  IPPROTO_VRRP,
-  IPV6_CHECKSUM,
-  IPV6_MULTICAST_ALL,
-  IPV6_MULTICAST_HOPS,
-  IPV6_MULTICAST_IF,
-  IPV6_MULTICAST_LOOP,
-  IPV6_RECVHOPLIMIT,
-  IPV6_RECVPKTINFO,
-  IPV6_UNICAST_HOPS,
-  SOCK_RAW,
-} from '../native/constants.js';
-import { ipMreqn, sockaddrIn, sockaddrIn6 } from '../native/sockaddr.js';
+import { sockaddrIn, sockaddrIn6 } from '../native/sockaddr.js';
 import { PacketSocket, type ReceivedPacket } from '../native/socket.js';
 import { sendGratuitousArp, sendUnsolicitedNa } from '../net/announce.js';
 import { Rtnetlink, type AddressInfo, type LinkInfo as NlLink, type RtnlWatch } from '../netlink/rtnetlink.js';
 import type { RxMeta } from './receive.js';
 import type { LinkInfo, VrrpChannel, VrrpIo } from './runtime.js';
+import { openVrrpRx4, openVrrpRx6, openVrrpTx4, openVrrpTx6 } from './sockets.js';
 
 /** Splits a raw IPv4 datagram (the kernel hands raw sockets the IP header too). */
 export function stripIpv4Header(d: Uint8Array): { payload: Uint8Array; src: string; dst: string; ttl: number } | undefined {
@@ -123,7 +101,7 @@ export class LinuxVrrpIo implements VrrpIo {
   channel(iface: string, family: 4 | 6, group: string, onPacket: (raw: Uint8Array, meta: RxMeta) => void): VrrpChannel {
     const ifindex = this.links.get(iface)?.ifindex;
     if (ifindex === undefined) throw new Error(`interface ${iface} does not exist`);
-    const rx = family === 4 ? this.rxSocket4(iface, ifindex, group) : this.rxSocket6(iface, ifindex, group);
+    const rx = family === 4 ? openVrrpRx4(iface, ifindex, group) : openVrrpRx6(iface, ifindex, group);
     const handle = (p: ReceivedPacket) => {
       if (family === 4) {
         const h = stripIpv4Header(p.data);
@@ -138,7 +116,7 @@ export class LinuxVrrpIo implements VrrpIo {
     const sender = (src: string): PacketSocket => {
       let s = tx.get(src);
       if (!s) {
-        s = family === 4 ? this.txSocket4(iface, ifindex, src) : this.txSocket6(iface, ifindex, src);
+        s = family === 4 ? openVrrpTx4(iface, ifindex, src) : openVrrpTx6(iface, ifindex, src);
         tx.set(src, s);
       }
       return s;
@@ -171,55 +149,6 @@ export class LinuxVrrpIo implements VrrpIo {
         for (const s of tx.values()) s.close();
       },
     };
-  }
-
-  private rxSocket4(iface: string, ifindex: number, group: string): PacketSocket {
-    const s = PacketSocket.open(AF_INET, SOCK_RAW, IPPROTO_VRRP);
-    s.bindToDevice(iface);
-    // Only groups joined on this socket, not every group any socket of the host joined.
-    s.setOption(IPPROTO_IP, IP_MULTICAST_ALL, 0);
-    s.joinGroup(AF_INET, group, ifindex);
-    s.setOption(IPPROTO_IP, IP_PKTINFO, 1);
-    s.setOption(IPPROTO_IP, IP_RECVTTL, 1);
-    return s;
-  }
-
-  private rxSocket6(iface: string, ifindex: number, group: string): PacketSocket {
-    const s = PacketSocket.open(AF_INET6, SOCK_RAW, IPPROTO_VRRP);
-    s.bindToDevice(iface);
-    // The kernel verifies (and on send fills) the VRRPv3 checksum at offset 6 with the pseudo-header.
-    s.setOption(IPPROTO_IPV6, IPV6_CHECKSUM, 6);
-    s.setOption(IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0);
-    s.joinGroup(AF_INET6, group, ifindex);
-    s.setOption(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
-    s.setOption(IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
-    return s;
-  }
-
-  private txSocket4(iface: string, ifindex: number, src: string): PacketSocket {
-    const s = PacketSocket.open(AF_INET, SOCK_RAW, IPPROTO_VRRP, { bufferSize: 2048 });
-    s.bindToDevice(iface);
-    if (src !== '0.0.0.0') s.bind(sockaddrIn(src));
-    s.setOption(IPPROTO_IP, IP_MULTICAST_IF, ipMreqn(src === '0.0.0.0' ? '0.0.0.0' : src, ifindex));
-    s.setOption(IPPROTO_IP, IP_MULTICAST_TTL, 255);
-    s.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
-    s.setOption(IPPROTO_IP, IP_TTL, 255);
-    // Never read: the receive side is the other socket. Join nothing, so little is queued here.
-    s.setOption(IPPROTO_IP, IP_MULTICAST_ALL, 0);
-    return s;
-  }
-
-  private txSocket6(iface: string, ifindex: number, src: string): PacketSocket {
-    const s = PacketSocket.open(AF_INET6, SOCK_RAW, IPPROTO_VRRP, { bufferSize: 2048 });
-    s.bindToDevice(iface);
-    s.setOption(IPPROTO_IPV6, IPV6_CHECKSUM, 6);
-    if (src !== '::') s.bind(sockaddrIn6(src, src.startsWith('fe80') ? ifindex : 0));
-    s.setOption(IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex);
-    s.setOption(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255);
-    s.setOption(IPPROTO_IPV6, IPV6_UNICAST_HOPS, 255);
-    s.setOption(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0);
-    s.setOption(IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0);
-    return s;
   }
 
   async addAddress(iface: string, vip: VipAddress): Promise<void> {

@@ -3,30 +3,13 @@
 // {"ready":true} when it is listening, then results/events, {"error":…} on failure.
 import { addon } from '../../src/native/addon.js';
 import {
-  AF_INET,
-  AF_INET6,
   AF_PACKET,
   ETH_P_ALL,
-  IP_MULTICAST_ALL,
-  IP_MULTICAST_IF,
-  IP_MULTICAST_LOOP,
-  IP_MULTICAST_TTL,
-  IP_PKTINFO,
-  IP_RECVTTL,
-  IPPROTO_IP,
-  IPPROTO_IPV6,
-  IPPROTO_VRRP,
-  IPV6_CHECKSUM,
-  IPV6_MULTICAST_ALL,
-  IPV6_MULTICAST_HOPS,
-  IPV6_MULTICAST_IF,
-  IPV6_MULTICAST_LOOP,
-  IPV6_RECVHOPLIMIT,
-  IPV6_RECVPKTINFO,
   SOCK_RAW,
 } from '../../src/native/constants.js';
-import { ipMreqn, sockaddrIn, sockaddrIn6, sockaddrLl } from '../../src/native/sockaddr.js';
+import { sockaddrIn, sockaddrIn6, sockaddrLl } from '../../src/native/sockaddr.js';
 import { PacketSocket } from '../../src/native/socket.js';
+import { openVrrpRx4, openVrrpRx6, openVrrpTx4, openVrrpTx6 } from '../../src/vrrp/sockets.js';
 import { sendGratuitousArp, sendUnsolicitedNa } from '../../src/net/announce.js';
 import { type AddressSpec, Rtnetlink } from '../../src/netlink/rtnetlink.js';
 
@@ -142,12 +125,7 @@ async function main(): Promise<void> {
     }
     case 'recv4': {
       const ifindex = A.ifNameToIndex(arg.ifname);
-      const sock = PacketSocket.open(AF_INET, SOCK_RAW, IPPROTO_VRRP);
-      sock.bindToDevice(arg.ifname);
-      sock.setOption(IPPROTO_IP, IP_MULTICAST_ALL, 0);
-      sock.joinGroup(AF_INET, '224.0.0.18', ifindex);
-      sock.setOption(IPPROTO_IP, IP_PKTINFO, 1);
-      sock.setOption(IPPROTO_IP, IP_RECVTTL, 1);
+      const sock = openVrrpRx4(arg.ifname, ifindex, '224.0.0.18');
       sock.start(
         (p) => {
           out({ type: 'packet', from: p.from, ifindex: p.ifindex, ttl: p.ttl, dst: p.dst, hex: p.data.toString('hex') });
@@ -160,24 +138,14 @@ async function main(): Promise<void> {
     }
     case 'send4': {
       const ifindex = A.ifNameToIndex(arg.ifname);
-      const sock = PacketSocket.open(AF_INET, SOCK_RAW, IPPROTO_VRRP);
-      sock.bindToDevice(arg.ifname);
-      sock.setOption(IPPROTO_IP, IP_MULTICAST_IF, ipMreqn('0.0.0.0', ifindex));
-      sock.setOption(IPPROTO_IP, IP_MULTICAST_TTL, 255);
-      sock.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
+      const sock = openVrrpTx4(arg.ifname, ifindex, '0.0.0.0');
       out({ sent: sock.send(VRRP_PAYLOAD, sockaddrIn('224.0.0.18')) });
       sock.close();
       break;
     }
     case 'recv6': {
       const ifindex = A.ifNameToIndex(arg.ifname);
-      const sock = PacketSocket.open(AF_INET6, SOCK_RAW, IPPROTO_VRRP);
-      sock.bindToDevice(arg.ifname);
-      sock.setOption(IPPROTO_IPV6, IPV6_CHECKSUM, 6);
-      sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0);
-      sock.joinGroup(AF_INET6, 'ff02::12', ifindex);
-      sock.setOption(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
-      sock.setOption(IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+      const sock = openVrrpRx6(arg.ifname, ifindex, 'ff02::12');
       sock.start(
         (p) => {
           out({ type: 'packet', from: p.from, ifindex: p.ifindex, hopLimit: p.hopLimit, dst: p.dst, hex: p.data.toString('hex') });
@@ -190,12 +158,7 @@ async function main(): Promise<void> {
     }
     case 'send6': {
       const ifindex = A.ifNameToIndex(arg.ifname);
-      const sock = PacketSocket.open(AF_INET6, SOCK_RAW, IPPROTO_VRRP);
-      sock.bindToDevice(arg.ifname);
-      sock.setOption(IPPROTO_IPV6, IPV6_CHECKSUM, 6);
-      sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex);
-      sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255);
-      sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0);
+      const sock = openVrrpTx6(arg.ifname, ifindex, '::');
       // VRRPv3 header (RFC 5798 §5.1) with the checksum field (offset 6) zero: the kernel fills it.
       // version 3 type 1, VRID 99, priority 100, 1 address, max advert 100 cs, checksum 0, fd00::100
       const v3 = Buffer.concat([Buffer.from('3163640100640000', 'hex'), Buffer.from('fd000000000000000000000000000100', 'hex')]);
