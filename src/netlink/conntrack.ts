@@ -10,7 +10,8 @@
 import { addon } from '../native/addon.js';
 import { AF_INET, AF_INET6, AF_NETLINK, AF_UNSPEC, NETLINK_EXT_ACK, SOCK_RAW, SOL_NETLINK } from '../native/constants.js';
 import { errnoName, errnoText, NativeError } from '../native/errors.js';
-import { bytesToIpv4, bytesToIpv6, ipv6ToBytes, readU16h, sockaddrNl, writeI32h } from '../native/sockaddr.js';
+import { bytesToIpv4, bytesToIpv6, readU16h, sockaddrNl, writeI32h } from '../native/sockaddr.js';
+import { canonicalIp } from '../vrrp/addr.js';
 import { NetlinkError, netlinkTransaction, nlmsg, NLM_F_DUMP, NLM_F_REQUEST, rtattr } from './rtnetlink.js';
 
 // ---- constants ----------------------------------------------------------------
@@ -416,14 +417,15 @@ export function protoNumber(p: NatProto): number {
 
 export const protoName = (p: number): string => PROTO_NAMES[p] ?? String(p);
 
-const canonicalIp = (a: string): string => (a.includes(':') ? bytesToIpv6(ipv6ToBytes(a)) : a);
+// The same canonical form as the service and destination keys of health/server-state.ts.
+const canon = (a: string): string => canonicalIp(a, a.includes(':') ? 6 : 4) ?? a;
 
 /** "tcp:[10.0.0.1]:80" (the service keys of countNatConnections). */
 export const natServiceKey = (proto: NatProto, vip: string, port: number): string =>
-  `${protoName(protoNumber(proto))}:[${canonicalIp(vip)}]:${port}`;
+  `${protoName(protoNumber(proto))}:[${canon(vip)}]:${port}`;
 
 /** "[10.0.0.21]:8080" (the destination keys of countNatConnections). */
-export const natDestKey = (address: string, port: number): string => `[${canonicalIp(address)}]:${port}`;
+export const natDestKey = (address: string, port: number): string => `[${canon(address)}]:${port}`;
 
 /** Whether an entry counts as an active connection (ipvsadm's ActiveConn). */
 export function isActiveConnection(e: ConntrackEntry): boolean {
@@ -446,7 +448,7 @@ export function countNatConnections(entries: Iterable<ConntrackEntry>, services:
     const key = natServiceKey(s.proto, s.vip, s.port);
     let dests = result.get(key);
     if (!dests) result.set(key, (dests = new Map()));
-    byTuple.set(`${protoNumber(s.proto)} ${canonicalIp(s.vip)} ${s.port}`, dests);
+    byTuple.set(`${protoNumber(s.proto)} ${canon(s.vip)} ${s.port}`, dests);
   }
   for (const e of entries) {
     if (!(e.status & IPS_DST_NAT) || e.status & IPS_DYING) continue;
