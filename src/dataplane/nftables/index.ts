@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import type { VirtualServer } from '../../model/types.js';
-import type { Change, Dataplane, DesiredDest, DesiredService, ReconcileOptions, ReconcileReport, ServiceStats, Unsupported } from '../types.js';
+import type { Dataplane, DesiredDest, DesiredService, ReconcileOptions, ReconcileReport, ServiceStats, Unsupported } from '../types.js';
 import { diffState } from './diff.js';
 import { cloneState, tableKey, type NftFamily, type NftState } from './objects.js';
 import { parseNftJson, parseTableList, type Counter } from './parse.js';
@@ -197,8 +197,24 @@ export class NftablesDataplane implements Dataplane {
     return stats;
   }
 
+  /**
+   * Active connections per NAT destination, from conntrack alone: the services are the ones
+   * haldir last wrote, so a drain polling every second does not list the whole ruleset.
+   */
   async activeConnections(): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
+    if (this.frags) {
+      const nat = [...this.frags.values()].filter((f) => f.nat);
+      if (nat.length === 0) return out;
+      const families = [...new Set(nat.map((f) => f.family))];
+      const entries = families.flatMap((f) => dumpConntrack(f, DST_NAT_FILTER));
+      const counts = countNatConnections(
+        entries,
+        nat.map((f) => ({ proto: f.nat!.proto as NatService['proto'], vip: f.nat!.vip, port: f.nat!.port })),
+      );
+      for (const f of nat) out.set(f.vsKey, new Map(f.nat!.destKeys.map((k) => [k, counts.get(f.vsKey)?.get(k)?.active ?? 0])));
+      return out;
+    }
     for (const s of await this.stats()) {
       const m = new Map<string, number>();
       for (const d of s.dests) if (d.activeConns !== undefined) m.set(d.key, d.activeConns);
@@ -221,4 +237,3 @@ export class NftablesDataplane implements Dataplane {
   }
 }
 
-export type { Change };

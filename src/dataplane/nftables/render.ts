@@ -195,6 +195,8 @@ export interface Fragment {
   elements: [map: string, key: string, value: string][];
   /** DR: interfaces whose ingress hook must dispatch. */
   devices: string[];
+  /** NAT address:port services: what conntrack is asked about (connections per destination). */
+  nat?: { proto: string; vip: string; port: number; destKeys: string[] };
   errors: string[];
 }
 
@@ -275,7 +277,8 @@ export function renderService(ds: DesiredService, ctx: RenderContext, fp = finge
   }
   const elements: Fragment['elements'] = [];
   for (const m of t.maps.values()) for (const [k, v] of m.elements) elements.push([m.name, k, v]);
-  return { vsKey: ds.vsKey, fp, dr, family: f, chains: [...t.chains.values()].filter((c) => !skeleton.has(c.name)), elements, devices, errors };
+  const nat = !dr && a.kind === 'ip' ? { proto, vip: a.address, port: a.port, destKeys: ds.dests.map((d) => d.key) } : undefined;
+  return { vsKey: ds.vsKey, fp, dr, family: f, chains: [...t.chains.values()].filter((c) => !skeleton.has(c.name)), elements, devices, ...(nat ? { nat } : {}), errors };
 }
 
 /**
