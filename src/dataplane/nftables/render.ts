@@ -41,8 +41,8 @@ export interface Rendered {
   errors: string[];
 }
 
-const NAT_SCHEDULERS = new Set(['rr', 'wrr', 'sh', 'mh']);
-const DR_SCHEDULERS = new Set(['rr', 'wrr', 'sh', 'mh']);
+// The same names in NAT and DR; in DR rr/wrr become a flow hash (see schedule()).
+const SCHEDULERS = new Set(['rr', 'wrr', 'sh', 'mh']);
 
 function vsFamily(vs: VirtualServer): Family {
   const a = vs.address;
@@ -66,8 +66,7 @@ export function nftUnsupported(services: readonly VirtualServer[]): Unsupported[
     if (fwd === 'mixed') no('real servers with different lb_kind in one service: the nftables data plane forwards a service either by NAT or by DR; split the service or use --dataplane ipvs');
     if (fwd === 'TUN') no('lb_kind TUN needs an ipip tunnel device; the nftables data plane has no TUN forwarding (this kernel has no ipip either). Use lb_kind DR or NAT, or --dataplane ipvs where the kernel has IPVS');
     if (fwd === 'DR' && vs.address.kind === 'fwmark') no('fwmark services cannot be forwarded by DR in nftables: the netdev ingress hook runs before anything sets a mark. Use an address:port service or lb_kind NAT');
-    const scheds = fwd === 'DR' ? DR_SCHEDULERS : NAT_SCHEDULERS;
-    if (fwd !== 'TUN' && fwd !== 'mixed' && !scheds.has(vs.scheduler))
+    if (fwd !== 'TUN' && fwd !== 'mixed' && !SCHEDULERS.has(vs.scheduler))
       no(`lb_algo ${vs.scheduler} needs per-connection state that the nftables data plane does not keep; use rr, wrr, sh or mh (or --dataplane ipvs / userspace for ${vs.scheduler})`);
     if (vs.persistenceTimeout !== undefined) no('persistence_timeout is not supported by the nftables data plane yet; sh or mh give stateless source affinity that also survives a director failover');
     if (vs.ops) no('ops (one-packet scheduling) is not supported by the nftables data plane; use --dataplane ipvs');
