@@ -3,6 +3,7 @@
 // priorities and timers, expanded virtual_server_groups, the IPVS table sorted
 // like the kernel listing — as plain JSON for scripts; renderPlan() lays it out
 // the way operators already read it: VRRP first, then `ipvsadm -Ln`.
+import { canonicalIp, formatIpv6, parseIpv6 } from '../vrrp/addr.js';
 import { NOTIFY_KEYWORDS } from './defaults.js';
 import type {
   Checker,
@@ -186,52 +187,10 @@ function planScript(s: Script): PlanScript {
   return p;
 }
 
-/** RFC 5952 text for an IPv6 address given as 8 hextets. */
-function formatV6(h: number[]): string {
-  let bestStart = -1;
-  let bestLen = 1; // a single zero group is not compressed
-  for (let i = 0; i < 8; ) {
-    if (h[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && h[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = h.map((x) => x.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-/** 8 hextets of an IPv6 address (embedded IPv4 tail allowed); undefined if malformed. */
-function parseV6(addr: string): number[] | undefined {
-  let text = addr;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const o = v4[1]!.split('.').map(Number);
-    text = text.slice(0, -v4[1]!.length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const part = (s: string | undefined): number[] => (s ? s.split(':').map((x) => parseInt(x, 16)) : []);
-  const head = part(halves[0]);
-  const tail = part(halves[1]);
-  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
-  const groups = [...head, ...Array<number>(Math.max(fill, 0)).fill(0), ...tail];
-  if (groups.length !== 8 || groups.some((g) => !Number.isInteger(g) || g < 0 || g > 0xffff)) return undefined;
-  return groups;
-}
-
 /** The address as the kernel reports it back (IPv6 canonicalised). */
 function canonical(addr: string, family: Family): string {
   if (family === 4) return addr;
-  const h = parseV6(addr);
-  return h ? formatV6(h) : addr;
+  return canonicalIp(addr, 6) ?? addr;
 }
 
 function endpoint(addr: string, family: Family, port: number): string {
@@ -241,7 +200,8 @@ function endpoint(addr: string, family: Family, port: number): string {
 /** Bytes of an address for ordering like ipvsadm's sort. */
 function addrKey(addr: string, family: Family): number[] {
   if (family === 4) return addr.split('.').map(Number);
-  return parseV6(addr) ?? [];
+  const b = parseIpv6(addr);
+  return b ? [...b] : [];
 }
 
 function cmpNums(a: number[], b: number[]): number {
@@ -554,10 +514,15 @@ function expandEntry(e: VsgEntry): { address: string; family: Family }[] {
     for (let x = o[3]!; x <= e.rangeEnd; x++) out.push({ address: `${o[0]}.${o[1]}.${o[2]}.${x}`, family: 4 });
     return out;
   }
-  const h = parseV6(e.address);
-  if (!h) return [{ address: e.address, family: 6 }];
+  const b = parseIpv6(e.address);
+  if (!b) return [{ address: e.address, family: 6 }];
   const out: { address: string; family: Family }[] = [];
-  for (let x = h[7]!; x <= e.rangeEnd; x++) out.push({ address: formatV6([...h.slice(0, 7), x]), family: 6 });
+  // The range runs over the last hextet (keepalived: the final 16 bits).
+  for (let x = (b[14]! << 8) | b[15]!; x <= e.rangeEnd; x++) {
+    b[14] = x >> 8;
+    b[15] = x & 0xff;
+    out.push({ address: formatIpv6(b), family: 6 });
+  }
   return out;
 }
 
