@@ -52,6 +52,11 @@ export interface DirectorOptions {
 
 export class DirectorLoop {
   private table: DesiredService[] = [];
+  /**
+   * No reconcile before health's first table: an empty table would remove every service
+   * a previous run left in the kernel — the gap a restart after a crash must not have.
+   */
+  private haveTable = false;
   private owners: Map<string, string>;
   private readonly states = new Map<string, string>();
   private readonly suspect = new Set<string>();
@@ -79,6 +84,7 @@ export class DirectorLoop {
 
   setTable(table: DesiredService[]): void {
     this.table = table;
+    this.haveTable = true;
     this.kick('cached');
   }
 
@@ -102,7 +108,7 @@ export class DirectorLoop {
   kick(kind: 'cached' | 'full'): void {
     if (this.closed) return;
     this.pending = this.pending === 'full' || kind === 'full' ? 'full' : 'cached';
-    if (!this.running) void this.loop();
+    if (!this.running && this.haveTable) void this.loop();
   }
 
   private async loop(): Promise<void> {
@@ -132,7 +138,7 @@ export class DirectorLoop {
 
   /** Resolves when no reconcile runs or is pending. */
   idle(): Promise<void> {
-    if (!this.running && !this.pending) return Promise.resolve();
+    if (!this.running && (!this.pending || !this.haveTable)) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 

@@ -62,7 +62,12 @@ export interface VrrpFsmState {
 }
 
 export type VrrpEvent =
-  | { type: 'startup' }
+  /**
+   * Initialize. `holdsVips`: every VIP of the instance is still on its interface — left by
+   * a previous run that died without removing them (a crash, kill -9), which therefore
+   * was MASTER until a moment ago.
+   */
+  | { type: 'startup'; holdsVips?: boolean }
   /** An advert that receive validation accepted; intervalCs: v2 seconds × 100. */
   | { type: 'advert'; priority: number; intervalCs: number; src: string }
   /** A deadline from nextDeadline() has passed; early calls are no-ops. */
@@ -119,7 +124,12 @@ export function fsmConfigFromInstance(inst: VrrpInstance, localAddress?: string)
     nopreempt: inst.state === 'MASTER' ? false : inst.nopreempt,
     preemptDelayUs: inst.state === 'MASTER' ? 0 : Math.round(inst.preemptDelay * 1_000_000),
     lowerPrioNoAdvert: inst.lowerPrioNoAdvert,
-    higherPrioSendAdvert: inst.higherPrioSendAdvert,
+    // Always on in haldir (keepalived's vrrp_higher_prio_send_advert, off there by default):
+    // a master that yields to a higher one after a split brain sends one last advert, so the
+    // winner hears a lower priority and announces the VIP again. Without it the winner never
+    // learns the other side announced the VIP too, and clients stay on the loser's MAC
+    // (keepalived issues 166, 542, 2649).
+    higherPrioSendAdvert: true,
   };
   const local = inst.unicastSrcIp ?? inst.mcastSrcIp ?? localAddress;
   if (local !== undefined) cfg.localAddress = local;
@@ -225,7 +235,7 @@ export function step(s: VrrpFsmState, ev: VrrpEvent, now: number): StepResult {
   if (s.state === 'STOP') return same(s);
   switch (ev.type) {
     case 'startup':
-      return onStartup(s, now);
+      return onStartup(s, now, ev.holdsVips === true);
     case 'timer':
       return onTimer(s, now);
     case 'advert':
@@ -254,10 +264,21 @@ export function step(s: VrrpFsmState, ev: VrrpEvent, now: number): StepResult {
  * other instance — `state MASTER` included — enters BACKUP with a full
  * Master_Down_Interval and takes over only if no better advert arrives.
  */
-function onStartup(s: VrrpFsmState, now: number): StepResult {
+function onStartup(s: VrrpFsmState, now: number, holdsVips: boolean): StepResult {
   if (s.state !== 'INIT') return same(s);
   if (s.faulted) return toFault(s);
   if (isOwner(s)) return toMaster({ ...s, nextMasterReason: 'preempted' }, now);
+  // haldir, not keepalived: a restart after a crash resumes a mastership the node still
+  // holds. Waiting Master_Down_Interval as BACKUP (and dropping the VIPs, as keepalived
+  // does) lets a peer, whose timer has been running since the crash, take over first: a
+  // failover for a restart that took less than a second. Resuming is safe: a higher
+  // priority master's next advert makes us yield as usual (§6.4.3). Not with nopreempt or
+  // preempt_delay: a node that must not preempt must not resume either.
+  if (holdsVips && !s.cfg.nopreempt && s.cfg.preemptDelayUs === 0) {
+    return toMaster({ ...s, nextMasterReason: 'preempted' }, now, [
+      { type: 'log', level: 'info', message: 'the VIPs are still on the interface (a previous run did not remove them): resuming as MASTER' },
+    ]);
+  }
   return toBackup(s, now);
 }
 

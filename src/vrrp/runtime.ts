@@ -8,6 +8,7 @@ import type { NodeModel, SyncGroup, TrackRef, VipAddress, VrrpInstance, VrrpScri
 import { runScript as defaultRunScript, type RunResult } from '../process/run.js';
 import type { Logger } from '../daemon/log.js';
 import {
+  canonicalIp,
   addStats,
   encodeAdvert,
   initFsm,
@@ -164,7 +165,9 @@ export class VrrpRuntime {
 
   private makeInstance(cfg: VrrpInstance, group: SyncGroup | undefined): Inst {
     const link = this.io.link(cfg.interface);
-    const primary = link?.addresses.find((a) => a.family === cfg.family && (cfg.family === 4 || a.address.startsWith('fe80')))?.address;
+    // Never advertise from a VIP (one a previous run left on the interface is listed too).
+    const vips = new Set(cfg.vips.map((v) => canonicalIp(v.address, v.family) ?? v.address));
+    const primary = link?.addresses.find((a) => a.family === cfg.family && (cfg.family === 4 || a.address.startsWith('fe80')) && !vips.has(canonicalIp(a.address, a.family) ?? a.address))?.address;
     const src = cfg.unicastSrcIp ?? cfg.mcastSrcIp ?? primary ?? (cfg.family === 4 ? '0.0.0.0' : '::');
     const group4or6 = cfg.family === 4 ? this.model.global.vrrp.mcastGroup4 : this.model.global.vrrp.mcastGroup6;
     const ctx = instanceCtx(cfg, { localAddress: src, mcastGroup: cfg.mcastDstIp ?? group4or6 });
@@ -384,6 +387,16 @@ export class VrrpRuntime {
     return out;
   }
 
+  /** Every VIP of the instance is on its interface now (left there by a run that died). */
+  private holdsVips(inst: Inst): boolean {
+    const cfg = inst.cfg;
+    if (cfg.vips.length === 0) return false;
+    return cfg.vips.every((v) => {
+      const want = canonicalIp(v.address, v.family) ?? v.address;
+      return this.io.link(v.dev ?? cfg.interface)?.addresses.some((a) => a.family === v.family && (canonicalIp(a.address, a.family) ?? a.address) === want) === true;
+    });
+  }
+
   /** Recomputes priority and FAULT from tracking; starts the instance once no tracker is pending. */
   private retrack(inst: Inst): void {
     if (this.stopped) return;
@@ -396,8 +409,9 @@ export class VrrpRuntime {
       if (groupFault) this.event(inst, { type: 'fault', on: true });
       if (e.priority !== inst.fsm.effectivePriority) this.event(inst, { type: 'priorityChange', effective: e.priority });
       const delay = this.model.global.vrrp.startupDelay ?? 0;
-      if (delay > 0) inst.cancelStartup = this.io.at(this.io.now() + delay * US, () => this.event(inst, { type: 'startup' }));
-      else this.event(inst, { type: 'startup' });
+      const startup = (): void => this.event(inst, { type: 'startup', holdsVips: this.holdsVips(inst) });
+      if (delay > 0) inst.cancelStartup = this.io.at(this.io.now() + delay * US, startup);
+      else startup();
       return;
     }
     this.event(inst, { type: 'priorityChange', effective: e.priority });

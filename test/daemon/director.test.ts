@@ -2,7 +2,9 @@
 // directors that just fell silent.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeTable, vipOwners } from '../../src/daemon/director.js';
+import { activeTable, DirectorLoop, vipOwners } from '../../src/daemon/director.js';
+import { createLogger } from '../../src/daemon/log.js';
+import type { Dataplane, DesiredService } from '../../src/dataplane/types.js';
 import { allUpTable } from '../../src/dataplane/desired.js';
 import { newNodeModel, newRealServer, newVip, newVirtualServer, newVrrpInstance } from '../../src/model/construct.js';
 
@@ -33,5 +35,32 @@ describe('activeTable', () => {
     const m = model();
     const t = activeTable(allUpTable(m), vipOwners(m), new Map([['VI_1', 'MASTER']]), new Set(['192.168.2.11']));
     for (const ds of t) assert.deepEqual(ds.dests.map((d) => d.address), ['192.168.2.12']);
+  });
+});
+
+describe('DirectorLoop', () => {
+  it('does not reconcile before health hands over its first table: a restart never empties the kernel', async () => {
+    const calls: { services: number; full: boolean }[] = [];
+    const dp: Dataplane = {
+      kind: 'nftables',
+      unsupported: () => [],
+      reconcile: async (desired: readonly DesiredService[], o) => {
+        calls.push({ services: desired.length, full: o?.full === true });
+        return { changes: [], applied: false, ms: 0 };
+      },
+      stats: async () => [],
+      activeConnections: async () => new Map(),
+      close: async () => undefined,
+    };
+    const m = model();
+    const d = new DirectorLoop(m, { dataplane: dp, log: createLogger(() => undefined) });
+    d.setState('VI_1', 'MASTER');
+    d.kick('full');
+    await d.idle();
+    assert.deepEqual(calls, [], 'nothing reconciled with an empty table');
+    d.setTable(allUpTable(m));
+    await d.idle();
+    assert.deepEqual(calls, [{ services: 2, full: true }], 'the first reconcile is the full one asked for, with the table');
+    await d.close({ flush: false });
   });
 });

@@ -6,6 +6,7 @@ import { newNodeModel, newRealServer, newVirtualServer } from '../../src/model/c
 import type { NodeModel, VirtualServer } from '../../src/model/types.js';
 import { allUpTable } from '../../src/dataplane/desired.js';
 import { diffState } from '../../src/dataplane/nftables/diff.js';
+import { parseNftJson } from '../../src/dataplane/nftables/parse.js';
 import { nftUnsupported, renderNft, type DrPath } from '../../src/dataplane/nftables/render.js';
 import { cloneState } from '../../src/dataplane/nftables/objects.js';
 
@@ -144,5 +145,19 @@ describe('nftables render + diff', () => {
     assert.equal(t.chains.get('vs/tcp/fd00__100/80')!.rules[0], 'counter meta l4proto tcp dnat ip6 to numgen inc mod 1 map { 0 : fd00::21 . 80 }');
     assert.equal([...t.maps.get('services')!.elements.keys()][0], 'fd00::100 . tcp . 80');
     assert.deepEqual([...t.maps.get('dests')!.elements], [['fd00::100 . tcp . 80 . fd00::21 . 80', '1']]);
+  });
+});
+
+describe('nftables parse', () => {
+  it("a netdev chain listed without its device (nft 1.0.6 JSON on newer kernels) gets it from haldir's chain name: no false 'hook changed'", () => {
+    const json = JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6' } },
+        { table: { family: 'netdev', name: 'haldir', handle: 1 } },
+        { chain: { family: 'netdev', table: 'haldir', name: 'ingress/eth0', handle: 1, type: 'filter', hook: 'ingress', prio: 0, policy: 'accept' } },
+      ],
+    });
+    const parsed = parseNftJson(json, 'netdev', 'haldir');
+    assert.deepEqual(parsed.table.chains.get('ingress/eth0')!.base, { type: 'filter', hook: 'ingress', prio: 0, device: 'eth0' });
   });
 });

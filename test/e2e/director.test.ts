@@ -113,6 +113,51 @@ describe('haldir run: VRRP + health + nftables DR, two directors', { skip }, () 
     assert.equal(Object.keys(p.byServer).length, 3);
   });
 
+  it('kill -9 of the master and a restart: no takeover, the kernel objects kept (counters too), no failed connection', async () => {
+    const d = daemons.get('lb1')!;
+    const counter80 = (): number => Number(/counter packets (\d+)/.exec(L.nft('lb1', ['list', 'chain', 'netdev', 'haldir', 'vs/tcp/10.99.0.100/80']))?.[1] ?? -1);
+    const lb2Masters = (): number => (log('lb2').match(/VI_1: \w+ -> MASTER/g) ?? []).length;
+    const mastersBefore = lb2Masters();
+    // Connections all the way through: a probe of 10 every 100 ms from the client.
+    let failures = 0;
+    let ok = 0;
+    let probing = true;
+    const loop = (async () => {
+      while (probing) {
+        const p = L.lab.spawn('client', process.execPath, [PROBE, '--to', `${DP_VIP}:80`, '--count', '10', '--concurrency', '2', '--timeout', '1000']);
+        let out = '';
+        p.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+        await new Promise<void>((r) => p.on('exit', () => r()));
+        const r = JSON.parse(out) as { byServer: Record<string, number>; failures: Record<string, number> };
+        ok += Object.values(r.byServer).reduce((a, b) => a + b, 0);
+        failures += Object.values(r.failures).reduce((a, b) => a + b, 0);
+        await sleep(100);
+      }
+    })();
+    await sleep(500);
+    const before80 = counter80();
+    const exited = new Promise<void>((r) => d.proc.once('exit', () => r()));
+    d.proc.kill('SIGKILL');
+    await exited;
+    const t0 = Date.now();
+    await sleep(300);
+    const proc = L.lab.spawn('lb1', process.execPath, [HALDIR, 'run', d.file, '--dataplane', 'nftables']);
+    const out: string[] = [];
+    proc.stdout!.on('data', (b: Buffer) => out.push(b.toString()));
+    proc.stderr!.on('data', (b: Buffer) => out.push(b.toString()));
+    daemons.set('lb1', { proc, out, file: d.file });
+    await until('lb1 resumed and balancing', () => /resuming as MASTER/.test(log('lb1')) && /haldir balancing/.test(log('lb1')), 8000);
+    // Past lb2's master_down (3 × 1 s + 157/256 s) counted from the crash, with margin.
+    await sleep(Math.max(0, 5000 - (Date.now() - t0)));
+    probing = false;
+    await loop;
+    assert.equal(lb2Masters(), mastersBefore, `lb2 took over during the restart:\n${log('lb2').slice(-2000)}`);
+    assert.equal(failures, 0, `${failures} of ${failures + ok} connections failed`);
+    assert.ok(ok > 50, `only ${ok} connections made`);
+    assert.ok(counter80() >= before80, `port 80's objects were recreated (counter ${before80} -> ${counter80()})`);
+    assert.doesNotMatch(log('lb1'), /data plane updated/, 'the first reconcile found everything in place');
+  });
+
   it('master link down: the backup takes the VIP, programs the services and serves', async () => {
     L.lab.setLink('lb1', false);
     try {

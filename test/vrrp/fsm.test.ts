@@ -89,6 +89,17 @@ describe('vrrp fsm: startup', () => {
     assert.equal(s.masterDownAt, 360_937);
   });
 
+  it('holding every VIP at startup (a crashed run left them): MASTER at once, advert first; not with nopreempt or preempt_delay', () => {
+    const r = step(fsm({ priority: 100 }), { type: 'startup', holdsVips: true }, 2 * S);
+    assert.equal(r.state.state, 'MASTER');
+    assert.deepEqual(types(r.actions.map((a) => [0, a])), ['log', 'sendAdvert:100', 'becomeMaster', 'notify:MASTER']);
+    assert.deepEqual(nextDeadline(r.state), { at: 3 * S, kind: 'advert' });
+    assert.equal(step(fsm({ nopreempt: true }), { type: 'startup', holdsVips: true }, 0).state.state, 'BACKUP');
+    assert.equal(step(fsm({ preemptDelay: 5 }), { type: 'startup', holdsVips: true }, 0).state.state, 'BACKUP');
+    const faulted = step(fsm(), { type: 'fault', on: true }, 0).state;
+    assert.equal(step(faulted, { type: 'startup', holdsVips: true }, 0).state.state, 'FAULT', 'a faulted instance never resumes');
+  });
+
   it('fault before startup: starts in FAULT; unfault then → BACKUP', () => {
     let s = fsm();
     s = step(s, { type: 'fault', on: true }, 0).state;
@@ -216,8 +227,8 @@ describe('vrrp fsm: MASTER', () => {
     assert.deepEqual(log.map(([t]) => t), [4_609_375, 5_609_375, 6_609_375, 7_609_375]);
   });
 
-  it('a higher-priority advert → BACKUP (leave master first)', () => {
-    const s = advance(started(fsm()), 0, 4 * S).s;
+  it('a higher-priority advert → BACKUP (leave master first); keepalived without higher_prio_send_advert sends nothing', () => {
+    const s = advance(started(fsm({}, { higherPrioSendAdvert: false })), 0, 4 * S).s;
     const r = step(s, advert(150, HIGHER), 5 * S);
     assert.equal(r.state.state, 'BACKUP');
     assert.deepEqual(types(r.actions.map((a) => [0, a])), ['leaveMaster', 'becomeBackup', 'notify:BACKUP']);
@@ -255,8 +266,9 @@ describe('vrrp fsm: MASTER', () => {
     assert.equal(r.state.nextAdvertAt, 1100 * MS);
   });
 
-  it('higher_prio_send_advert: one advert before yielding', () => {
-    const s = advance(started(fsm({ higherPrioSendAdvert: true })), 0, 4 * S).s;
+  it('haldir always sends one advert before yielding (higher_prio_send_advert), so the winner of a split brain re-announces', () => {
+    assert.equal(fsm({ higherPrioSendAdvert: false }).cfg.higherPrioSendAdvert, true, 'on whatever the configuration says');
+    const s = advance(started(fsm()), 0, 4 * S).s;
     assert.deepEqual(types(step(s, advert(150, HIGHER), 5 * S).actions.map((a) => [0, a])), ['sendAdvert:100', 'leaveMaster', 'becomeBackup', 'notify:BACKUP']);
   });
 

@@ -215,4 +215,92 @@ sync_groups:
   });
 });
 
+describe('VRRP runtime: restart after a crash, and a healed split brain', () => {
+  /** lb1's process dies (no priority-0 advert, VIPs left in the kernel) and a new one starts `afterUs` later. */
+  async function crashRestart(env: ReturnType<typeof boot>, models: Map<string, NodeModel>, name: string, afterUs: number, keepVips = true): Promise<Node> {
+    const old = env.nodes.get(name)!;
+    old.sim.dead = true;
+    await env.clock.advance(env.clock.now + afterUs);
+    const sim = new SimNode(name, old.sim.address, env.wire);
+    if (keepVips) for (const v of old.sim.vips) sim.vips.add(v);
+    const log: string[] = [];
+    const rt = new VrrpRuntime(models.get(name)!, { io: sim, log: createLogger((l) => void log.push(l), 'debug'), notifier: new Notifier(defaultGlobals(), () => undefined) });
+    const n = { sim, rt, log };
+    env.nodes.set(name, n);
+    rt.start();
+    return n;
+  }
+  const becameMaster = (n: Node): number => n.log.filter((l) => /-> MASTER/.test(l)).length;
+
+  it('the master restarted within master_down resumes at once with the VIP it still holds: no backup takes over', async () => {
+    const models = cluster();
+    const env = boot(models);
+    await env.clock.advance(10 * S);
+    const lb1 = await crashRestart(env, models, 'lb1', 0.8 * S);
+    assert.equal(state(lb1), 'MASTER', 'MASTER at startup, not BACKUP for master_down');
+    assert.ok(lb1.log.some((l) => /resuming as MASTER/.test(l)), lb1.log.join('\n'));
+    await env.clock.advance(env.clock.now + 20 * S);
+    assert.deepEqual(masters(env.nodes), ['lb1']);
+    for (const n of ['lb2', 'lb3', 'lb4']) assert.equal(becameMaster(env.nodes.get(n)!), 0, `${n} took over during a 0.8 s restart`);
+    assert.deepEqual([...lb1.sim.vips], ['10.0.0.100']);
+  });
+
+  it('without the VIP (keepalived removed it, or a clean restart) the peer takes over, as RFC 5798 §6.4.1 says', async () => {
+    const models = cluster();
+    const env = boot(models);
+    await env.clock.advance(10 * S);
+    const lb1 = await crashRestart(env, models, 'lb1', 0.8 * S, false);
+    assert.equal(state(lb1), 'BACKUP');
+    await env.clock.advance(env.clock.now + 20 * S);
+    assert.equal(becameMaster(env.nodes.get('lb2')!), 1, 'lb2 took over while lb1 waited master_down');
+    assert.deepEqual(masters(env.nodes), ['lb1'], 'and lb1 preempted back');
+  });
+
+  it('a stale VIP on a lower-priority node: it resumes, hears the real master and yields; the master re-announces', async () => {
+    const models = cluster();
+    const env = boot(models);
+    await env.clock.advance(10 * S);
+    env.nodes.get('lb2')!.sim.vips.add('10.0.0.100');
+    const announcedBefore = env.nodes.get('lb1')!.sim.announced.length;
+    const lb2 = await crashRestart(env, models, 'lb2', 0.5 * S);
+    await env.clock.advance(env.clock.now + 3 * S);
+    assert.deepEqual(masters(env.nodes), ['lb1']);
+    assert.equal(state(lb2), 'BACKUP');
+    assert.equal(lb2.sim.vips.size, 0, 'the stale VIP is gone');
+    assert.ok(env.nodes.get('lb1')!.sim.announced.length > announcedBefore, 'lb1 announced the VIP again');
+  });
+
+  it('nopreempt: a node that must not preempt does not resume either', async () => {
+    const models = cluster('    nopreempt: true\n');
+    const env = boot(models);
+    await env.clock.advance(10 * S);
+    const lb1 = await crashRestart(env, models, 'lb1', 0.5 * S);
+    assert.equal(state(lb1), 'BACKUP');
+  });
+
+  it('a healed partition: the master that yields sends one advert, so the winner hears it and announces the VIP again', async () => {
+    const models = cluster();
+    const env = boot(models);
+    await env.clock.advance(10 * S);
+    env.wire.blocked.add('lb1>lb2').add('lb2>lb1');
+    await env.clock.advance(20 * S);
+    assert.deepEqual(masters(env.nodes), ['lb1', 'lb2'], 'split brain');
+    // Heal just after lb2's (dropped) advert: lb1's next advert reaches lb2 before lb2 sends
+    // again — the ordering in which lb2 would step down without lb1 ever hearing it.
+    const lastLb2 = Math.max(...env.wire.sent.filter((x) => x.from === 'lb2').map((x) => x.at));
+    await env.clock.advance(lastLb2 + S + 200);
+    const healed = env.clock.now;
+    env.wire.blocked.clear();
+    const lb1 = env.nodes.get('lb1')!;
+    const before = lb1.sim.announced.length;
+    await env.clock.advance(healed + 3 * S);
+    assert.deepEqual(masters(env.nodes), ['lb1']);
+    const lb2Sent = env.wire.sent.filter((x) => x.from === 'lb2' && x.at > healed);
+    assert.equal(lb2Sent.length, 1, 'lb2 sent exactly its yielding advert');
+    assert.equal(lb2Sent[0]!.payload[2], 99, 'at its own priority');
+    const again = lb1.sim.announced.slice(before);
+    assert.ok(again.length > 0 && again[0]!.at > healed, 'lb1 announced the VIP after the heal');
+  });
+});
+
 void makeScript;

@@ -50,6 +50,8 @@ export interface Sent {
 
 export class SimWire {
   readonly sent: Sent[] = [];
+  /** Directed pairs `from>to` whose packets the wire drops (a partition). */
+  readonly blocked = new Set<string>();
   private readonly members: { node: SimNode; onPacket: (raw: Uint8Array, meta: RxMeta) => void }[] = [];
 
   constructor(readonly clock: SimClock) {}
@@ -61,10 +63,10 @@ export class SimWire {
   }
 
   deliver(from: SimNode, payload: Uint8Array, src: string, dst: string): void {
-    this.sent.push({ at: this.clock.now, from: from.name, payload, dst, delivered: from.linkUp });
-    if (!from.linkUp) return;
+    this.sent.push({ at: this.clock.now, from: from.name, payload, dst, delivered: from.linkUp && !from.dead });
+    if (!from.linkUp || from.dead) return;
     for (const m of this.members) {
-      if (m.node === from || !m.node.linkUp) continue;
+      if (m.node === from || !m.node.linkUp || m.node.dead || this.blocked.has(`${from.name}>${m.node.name}`)) continue;
       const isMulticast = dst.startsWith('224.') || dst.startsWith('ff');
       if (!isMulticast && dst !== m.node.address) continue;
       // Delivered "on the wire" 100 µs later, with the TTL the sender set.
@@ -76,6 +78,8 @@ export class SimWire {
 
 export class SimNode implements VrrpIo {
   linkUp = true;
+  /** The process crashed: it neither sends nor receives any more (its addresses stay, as in the kernel). */
+  dead = false;
   readonly vips = new Set<string>();
   readonly announced: { at: number; vips: string[]; count: number }[] = [];
   private linkCbs: ((name: string, up: boolean) => void)[] = [];
@@ -96,7 +100,8 @@ export class SimNode implements VrrpIo {
 
   link(name: string): LinkInfo | undefined {
     if (name !== 'eth0') return undefined;
-    return { ifindex: 2, up: this.linkUp, addresses: [{ address: this.address, prefix: 24, family: 4 }] };
+    const vips = [...this.vips].map((a) => ({ address: a, prefix: 32, family: 4 as const }));
+    return { ifindex: 2, up: this.linkUp, addresses: [{ address: this.address, prefix: 24, family: 4 }, ...vips] };
   }
 
   onLink(cb: (name: string, up: boolean) => void): void {

@@ -49,6 +49,9 @@ export function parseNftJson(text: string, family: NftFamily, name: string): Par
         const base: BaseChainSpec = { type: c.type === 'nat' ? 'nat' : 'filter', hook: c.hook as BaseChainSpec['hook'], prio: Number(c.prio) };
         if (typeof c.dev === 'string') base.device = c.dev;
         else if (Array.isArray(c.dev) && c.dev.length === 1) base.device = String(c.dev[0]);
+        // nft 1.0.6's JSON leaves the device of a netdev chain out on newer kernels (its text
+        // output has it): haldir names the chain after its device, so take it from there.
+        else if (c.hook === 'ingress' && String(c.name).startsWith('ingress/')) base.device = String(c.name).slice('ingress/'.length);
         chain.base = base;
       }
       if (typeof c.comment === 'string') chain.comment = c.comment;
