@@ -22,7 +22,9 @@ export function createDataplane(kind: DataplaneKind, opts: { log?: Logger; table
 export function chooseDataplane(): { kind: DataplaneKind; why: string } {
   const root = process.getuid?.() === 0;
   const nft = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].some((p) => existsSync(p));
-  if (root && nft) return { kind: 'nftables', why: 'running as root and nft is installed' };
+  // The kernel has IPVS when /proc/net/ip_vs exists (module loaded or built in).
+  const ipvs = existsSync('/proc/net/ip_vs') ? '; the kernel has IPVS, but haldir has no IPVS data plane yet (--dataplane ipvs is refused)' : '';
+  if (root && nft) return { kind: 'nftables', why: `running as root and nft is installed${ipvs}` };
   if (!root) return { kind: 'userspace', why: 'not running as root: kernel data planes need CAP_NET_ADMIN' };
   return { kind: 'userspace', why: 'nft is not installed (apt install nftables)' };
 }
