@@ -78,6 +78,7 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .addOption(idOpt())
     .addOption(new Option('--dataplane <kind>', 'auto (nftables as root, else userspace), nftables, ipvs or userspace').default('auto'))
     .option('--vrrp-only', 'run just the VRRP instances: addresses move, nothing is balanced')
+    .addOption(new Option('--balance <where>', 'master: balance the services of the VRRP instances this node is MASTER of (default); all: on every node (active-active: traffic reaches every node, e.g. by ECMP; DR frames from a real server are never balanced again)').default('master'))
     .option('--keep-dataplane', "leave the data plane's objects in the kernel at exit (default: remove them)")
     .option('--pid-file <file>', 'write the PID here while running (haldir reload uses it)')
     .action(async (files: string[], o) => {

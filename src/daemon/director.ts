@@ -48,6 +48,13 @@ export interface DirectorOptions {
   log: Logger;
   /** Full reconcile (kernel read, drift repair) every this many ms; 0 = never. */
   fullEveryMs?: number;
+  /**
+   * `master` (default): only the services of MASTER instances. `all`: every service on
+   * every node (active-active — traffic reaches each node, e.g. by ECMP or a VIP per node);
+   * the DR ping-pong is then prevented in the data plane: frames from a real server's MAC
+   * are served locally, never balanced again (nftables/render.ts ingressChain).
+   */
+  balance?: 'master' | 'all';
 }
 
 export class DirectorLoop {
@@ -73,12 +80,17 @@ export class DirectorLoop {
     model: NodeModel,
     private readonly o: DirectorOptions,
   ) {
-    this.owners = vipOwners(model);
+    this.owners = this.ownersOf(model);
     if (o.fullEveryMs) this.timer = setInterval(() => this.kick('full'), o.fullEveryMs);
   }
 
+  /** Active-active: no service is tied to a VRRP state. */
+  private ownersOf(model: NodeModel): Map<string, string> {
+    return this.o.balance === 'all' ? new Map() : vipOwners(model);
+  }
+
   setModel(model: NodeModel): void {
-    this.owners = vipOwners(model);
+    this.owners = this.ownersOf(model);
     this.kick('cached');
   }
 

@@ -24,6 +24,8 @@ export interface RunOptions {
   node?: string;
   configId?: string;
   vrrpOnly?: boolean;
+  /** `master` (default): balance only the services of MASTER instances; `all`: on every node (active-active). */
+  balance?: string;
   dataplane?: string;
   /** Leave the data plane's objects in the kernel at exit (default: remove them). */
   keepDataplane?: boolean;
@@ -50,6 +52,7 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     if (o.dataplane !== 'nftables' && o.dataplane !== 'userspace' && o.dataplane !== 'ipvs') throw new RunUsageError(`--dataplane must be auto, nftables, ipvs or userspace, not "${o.dataplane}"`);
     kind = o.dataplane;
   }
+  if (o.balance !== undefined && o.balance !== 'master' && o.balance !== 'all') throw new RunUsageError(`--balance must be master or all, not "${o.balance}"`);
   let model = loadModel(files, o, io);
   if (!model) {
     io.err('haldir: not started: the configuration has errors\n');
@@ -84,7 +87,7 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     log.info('data plane', { kind: choice.kind, why: choice.why });
     const plane = dp;
     refusals = (m) => plane.unsupported(m.virtualServers).map((u) => `${u.vs.src ? `${u.vs.src.file}:${u.vs.src.line}: ` : ''}${u.message}`);
-    director = new DirectorLoop(model, { dataplane: dp, log, fullEveryMs: 60_000 });
+    director = new DirectorLoop(model, { dataplane: dp, log, fullEveryMs: 60_000, balance: o.balance === 'all' ? 'all' : 'master' });
     const d = director;
     const t0 = performance.now();
     health = new HealthEngine(model, {

@@ -102,7 +102,10 @@ describe('nftables render + diff', () => {
     assert.match(dr.chains.get('vs/tcp/10.0.0.100/443')!.rules[0]!, /^counter jhash ip saddr \. th sport mod \d+ seed 0x[0-9a-f]{8} vmap/);
     assert.equal(dr.chains.get('vs/tcp/10.0.0.100/443/10.0.0.21/443')!.rules[0], 'counter ether saddr set 02:00:00:00:00:11 ether daddr set 02:00:00:00:00:21 fwd to "eth0"');
     assert.equal(dr.chains.get('vs/tcp/10.0.0.100/443/10.0.0.11/443')!.rules[0], 'counter accept', 'a local real server is served by the local stack');
-    assert.ok(dr.chains.get('ingress/eth0')!.rules.every((r) => r.startsWith('meta pkttype host ')));
+    const ingress = dr.chains.get('ingress/eth0')!.rules;
+    assert.equal(ingress[0], 'ether saddr @rs_macs accept', 'frames from a real server (another director) are never balanced again');
+    assert.ok(ingress.slice(1).every((r) => r.startsWith('meta pkttype host ')));
+    assert.deepEqual([...dr.maps.get('rs_macs')!.elements.keys()].sort(), ['02:00:00:00:00:21', '02:00:00:00:00:22'], 'the remote real servers, not the local one');
     assert.equal(dr.chains.get('ingress/eth0')!.base?.hook, 'ingress');
   });
 

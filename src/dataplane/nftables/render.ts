@@ -9,7 +9,8 @@
 //                            one change (measured). Per-server connection counters come from
 //                            the dynamic set @rs_stats (postrouting: one update per new flow);
 //                            @dests records each destination's weight, for `show` and drain.
-//   table netdev haldir      DR: ingress/<dev> `meta pkttype host daddr . l4proto . dport
+//   table netdev haldir      DR: ingress/<dev> `ether saddr @rs_macs accept` (no ping-pong),
+//                            then `meta pkttype host daddr . l4proto . dport
 //                            vmap @dr4|@dr6`; vs/… picks a slot by flow hash → vs/…/<server>
 //                            rewrites both MACs and `fwd`s out of the same interface (lab.md's
 //                            pitfalls), or accepts for a real server that is this host.
@@ -170,6 +171,8 @@ function drTable(state: NftState, name: string): NftTable {
   t = newTable('netdev', name);
   t.maps.set('dr4', { name: 'dr4', keyTypes: ['ipv4_addr', 'inet_proto', 'inet_service'], dataType: 'verdict', elements: new Map() });
   t.maps.set('dr6', { name: 'dr6', keyTypes: ['ipv6_addr', 'inet_proto', 'inet_service'], dataType: 'verdict', elements: new Map() });
+  // The real servers' MACs: a frame from one of them is never balanced (see ingressChain).
+  t.maps.set('rs_macs', { name: 'rs_macs', keyTypes: ['ether_addr'], dataType: '', elements: new Map() });
   state.set(k, t);
   return t;
 }
@@ -177,8 +180,13 @@ function drTable(state: NftState, name: string): NftTable {
 function ingressChain(t: NftTable, dev: string): void {
   const name = `ingress/${dev}`;
   if (t.chains.has(name)) return;
-  // pkttype host: frames the bridge floods to every port are not ours to forward (lab.md pitfall 2).
-  addChain(t, name, ['meta pkttype host ip daddr . meta l4proto . th dport vmap @dr4', 'meta pkttype host ip6 daddr . meta l4proto . th dport vmap @dr6'], {
+  // A frame from a real server's MAC was forwarded to us by another director (the seed's
+  // directors are each other's real servers): serve it here, never balance it again — that
+  // is the LVS-DR ping-pong, possible whenever two directors balance at once (active-active,
+  // or the instant of a takeover). A real server never sends to the VIP over the wire: it
+  // has the VIP on lo. pkttype host: frames the bridge floods to every port are not ours to
+  // forward (lab.md pitfall 2).
+  addChain(t, name, ['ether saddr @rs_macs accept', 'meta pkttype host ip daddr . meta l4proto . th dport vmap @dr4', 'meta pkttype host ip6 daddr . meta l4proto . th dport vmap @dr6'], {
     base: { type: 'filter', hook: 'ingress', prio: 0, device: dev },
   });
 }
@@ -194,6 +202,8 @@ export interface Fragment {
   elements: [map: string, key: string, value: string][];
   /** DR: interfaces whose ingress hook must dispatch. */
   devices: string[];
+  /** DR: the destinations' MACs (shared by services, so gathered over all fragments in assemble). */
+  macs: string[];
   /** NAT address:port services: what conntrack is asked about (connections per destination). */
   nat?: { proto: string; vip: string; port: number; destKeys: string[] };
   errors: string[];
@@ -224,6 +234,7 @@ export function renderService(ds: DesiredService, ctx: RenderContext, fp = finge
   const t = dr ? drTable(scratch, name) : natTable(scratch, name, f);
   const skeleton = new Set(t.chains.keys());
   const devices: string[] = [];
+  const macs: string[] = [];
   const vsName = vsChainName(vs);
   const proto = vs.protocol.toLowerCase();
   const eligible: DesiredDest[] = [];
@@ -238,6 +249,7 @@ export function renderService(ds: DesiredService, ctx: RenderContext, fp = finge
       // Source MAC rewritten to ours so the switch does not learn the client's MAC on our port (pitfall 1).
       const rule = p.kind === 'local' ? 'counter accept' : `counter ether saddr set ${p.ownMac} ether daddr set ${p.mac} fwd to "${p.ifname}"`;
       if (p.kind === 'mac' && !devices.includes(p.ifname)) devices.push(p.ifname);
+      if (p.kind === 'mac' && !macs.includes(p.mac.toLowerCase())) macs.push(p.mac.toLowerCase());
       const rsName = rsChainName(vs, d);
       addChain(t, rsName, [rule], { comment: `${ds.vsKey} -> ${d.key}`, notes: [`w=${d.weight}${d.sorry ? ' sorry' : ''}`] });
       targets.push(`goto ${rsName}`);
@@ -277,7 +289,7 @@ export function renderService(ds: DesiredService, ctx: RenderContext, fp = finge
   const elements: Fragment['elements'] = [];
   for (const m of t.maps.values()) for (const [k, v] of m.elements) elements.push([m.name, k, v]);
   const nat = !dr && a.kind === 'ip' ? { proto, vip: a.address, port: a.port, destKeys: ds.dests.map((d) => d.key) } : undefined;
-  return { vsKey: ds.vsKey, fp, dr, family: f, chains: [...t.chains.values()].filter((c) => !skeleton.has(c.name)), elements, devices, ...(nat ? { nat } : {}), errors };
+  return { vsKey: ds.vsKey, fp, dr, family: f, chains: [...t.chains.values()].filter((c) => !skeleton.has(c.name)), elements, devices, macs, ...(nat ? { nat } : {}), errors };
 }
 
 /**
@@ -290,6 +302,8 @@ export function assemble(frags: Iterable<Fragment>, table = TABLE, content?: Set
   for (const fr of frags) {
     const t = fr.dr ? drTable(state, table) : natTable(state, table, fr.family);
     for (const dev of fr.devices) ingressChain(t, dev);
+    // From every fragment, not just `content`: a MAC stays while any service still uses it.
+    for (const m of fr.macs) t.maps.get('rs_macs')!.elements.set(m, '');
     if (content && !content.has(fr.vsKey)) continue;
     for (const c of fr.chains) t.chains.set(c.name, c);
     for (const [m, k, v] of fr.elements) t.maps.get(m)!.elements.set(k, v);
