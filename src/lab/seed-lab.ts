@@ -144,6 +144,25 @@ export class SeedLab {
     n.daemon = p;
   }
 
+  /**
+   * The peer an operator assembles by hand: keepalived (VRRP only, `keepalived --vrrp`) on
+   * the node's configuration as `haldir export keepalived` writes it (one keyword per line,
+   * so keepalived reads what the seed meant), and the node's services programmed once into
+   * nftables with `haldir apply` — every real server, no health checks (keepalived's checker
+   * needs IPVS, which this kernel lacks). Frames from another node's MAC are served locally
+   * (haldir's DR ingress), so static tables on all four nodes do not ping-pong.
+   */
+  startPeer(name: string): void {
+    const n = this.node(name);
+    const conf = join(this.dir, `${name}.keepalived.conf`);
+    execFileSync(process.execPath, [HALDIR, 'export', 'keepalived', join(SEED_DIR, `${name}.conf`), '-o', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    nsExec(this.lab.host(name).ns, process.execPath, [HALDIR, 'apply', join(SEED_DIR, `${name}.conf`), '--dataplane', 'nftables']);
+    const p = this.lab.spawn(name, 'keepalived', ['--vrrp', '-n', '-l', '-D', '-f', conf, '-p', join(this.dir, `${name}.pid`), '-r', join(this.dir, `${name}.vrrp.pid`)]);
+    p.stdout!.on('data', (b: Buffer) => n.log.push(b.toString()));
+    p.stderr!.on('data', (b: Buffer) => n.log.push(b.toString()));
+    n.daemon = p;
+  }
+
   async stopDaemon(name: string): Promise<void> {
     const n = this.node(name);
     if (n.daemon) await this.lab.stop(n.daemon, 5000);
