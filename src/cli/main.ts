@@ -10,6 +10,7 @@ import { canBuildLabs } from '../lab/netns.js';
 import { applyCommand, dataplaneShowCommand, reloadCommand } from './dataplane.js';
 import { runDaemon, RunUsageError } from '../daemon/run.js';
 import { checkCommand, exportCommand, genhashCommand, planCommand, rulesCommand, schemaCommand, validateCommand } from './commands.js';
+import { doctorCommand, realserverCheck, realserverSetup, realserverTeardown } from './host.js';
 
 export interface IO {
   out: (s: string) => void;
@@ -137,6 +138,48 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .option('--timeout <seconds>', 'whole request deadline (default 5, keepalived connect_timeout)')
     .option('--verbose', 'also print the request and the response headers')
     .action(async (o) => setCode(await genhashCommand(o, io)));
+
+  const rs = p.command('realserver').description('prepare this host as a DR/TUN real server: VIP on lo (tunl0), ARP sysctls, safe with Docker and several interfaces');
+  const rsOpts = (c: Command, setup: boolean): Command =>
+    c
+      .option('--vip <list>', `the VIP(s), comma-separated${setup ? '' : ' (default: those of the setup record)'}`)
+      .addOption(new Option('--mode <mode>', 'dr (VIP on lo) or tun (VIP on tunl0)').choices(['dr', 'tun']))
+      .option('--iface <name>', "the interface the VIP's traffic arrives on (default: the one on the VIP's subnet, else the default route's)")
+      .addOption(new Option('--scope <scope>', 'where ARP sysctls go: auto, global (all/default/IF) or targeted (IF and lo)').choices(['auto', 'global', 'targeted']))
+      .option('--persist', 'also write /etc/sysctl.d and a systemd unit so it survives a reboot')
+      .option('--root <dir>', 'prefix for every file written (state, --persist output); default /')
+      .option('--state-file <file>', 'the setup record (default ROOT/var/lib/haldir/realserver.json)');
+  rsOpts(rs.command('setup').description('add the VIP and set arp_ignore/arp_announce (and rp_filter where needed), printing each change; rolls back on failure'), true)
+    .option('--dry-run', 'print the changes without making them')
+    .action((o) => setCode(realserverSetup(o, io)));
+  rsOpts(rs.command('check').description('verify what setup would do is in place, changing nothing; exit 1 when something is missing'), false)
+    .addOption(jsonOpt())
+    .action((o) => setCode(realserverCheck(o, io)));
+  rs.command('teardown')
+    .description('restore exactly the values from before setup and remove the VIPs and files it added')
+    .option('--root <dir>', 'prefix of the default state file; default /')
+    .option('--state-file <file>', 'the setup record (default ROOT/var/lib/haldir/realserver.json)')
+    .option('--dry-run', 'print what would be restored')
+    .action((o) => setCode(realserverTeardown(o, io)));
+
+  p.command('doctor')
+    .description('find what breaks directors and real servers: ARP flux, effective ARP sysctls, Docker, NAT gateway and forwarding, TUN, conntrack, nftables, VRRP on the wire, real servers, timer lateness')
+    .argument('[file...]', 'a cluster YAML file, or keepalived.conf files (optional)')
+    .addOption(nodeOpt())
+    .addOption(idOpt())
+    .option('--vip <list>', 'VIPs this host is a real server of (besides those in the file and the setup record)')
+    .addOption(new Option('--mode <mode>', 'forwarding of --vip: dr, tun or nat').choices(['dr', 'tun', 'nat']))
+    .option('--director <list>', "NAT: the director address(es) a real server's default gateway must be")
+    .option('--state-file <file>', 'the realserver setup record (default /var/lib/haldir/realserver.json)')
+    .option('--listen <seconds>', 'how long to listen for VRRP adverts (default 3)')
+    .option('--no-probe', 'listen only: send no VRRP probe advert')
+    .option('--probe-vrid <n>', 'VRID of the probe advert (default: the highest one the file does not use)')
+    .option('--vrrp-iface <list>', 'also listen for VRRP on these interfaces')
+    .option('--expect-connections <n>', 'concurrent connections conntrack must hold (default 65536)')
+    .option('--connect-timeout <seconds>', 'TCP connect timeout per real server (default 2)')
+    .addOption(new Option('--role <role>', 'auto (director of the chosen node, real server of services listing this host), director or realserver').choices(['auto', 'director', 'realserver']))
+    .addOption(jsonOpt())
+    .action(async (files: string[], o) => setCode(await doctorCommand(files, o, io)));
 
   p.command('rules')
     .description('list the semantic checks validate runs, with their codes and severities')
