@@ -6,6 +6,7 @@ import { clusterJsonSchema } from '../config/cluster/schema.js';
 import { exportClusterYaml } from '../config/cluster/export.js';
 import { formatGroup, groupDiagnostics, sortDiagnostics, type Diagnostic } from '../config/diagnostics.js';
 import { exportKeepalived } from '../config/keepalived/export.js';
+import { isKeepalivedReadingCode } from '../config/keepalived/ka-compare.js';
 import { loadConfig, selectNode, type LoadedConfig } from '../config/load.js';
 import { planNode, renderPlan } from '../model/plan.js';
 import { RULES } from '../model/validate.js';
@@ -22,6 +23,7 @@ interface CommonOpts {
   json?: boolean;
   strict?: boolean;
   output?: string;
+  strictKeepalived?: boolean;
 }
 
 function checkFiles(files: string[]): void {
@@ -33,7 +35,11 @@ function checkFiles(files: string[]): void {
 
 function load(files: string[], o: CommonOpts): LoadedConfig {
   checkFiles(files);
-  return loadConfig(files, { ...(o.configId !== undefined ? { configId: o.configId } : {}), ...(o.node !== undefined ? { node: o.node } : {}) });
+  return loadConfig(files, {
+    ...(o.configId !== undefined ? { configId: o.configId } : {}),
+    ...(o.node !== undefined ? { node: o.node } : {}),
+    ...(o.strictKeepalived ? { strictKeepalived: true } : {}),
+  });
 }
 
 function printDiagnostics(ds: Diagnostic[], io: IO): void {
@@ -78,7 +84,9 @@ export function validateCommand(files: string[], o: CommonOpts, io: IO): number 
 export function planCommand(files: string[], o: CommonOpts, io: IO): number {
   const cfg = load(files, o);
   const { errors } = counts(cfg.diagnostics);
-  if (errors > 0) {
+  // --strict-keepalived: keepalived reading the file differently is an error, and the plan shows what keepalived would program.
+  const kaOnly = o.strictKeepalived === true && cfg.diagnostics.every((d) => d.severity !== 'error' || isKeepalivedReadingCode(d.code));
+  if (errors > 0 && !kaOnly) {
     printDiagnostics(cfg.diagnostics, io);
     io.err(`haldir: no plan: the configuration has ${plural(errors, 'error')}\n`);
     return EXIT.invalid;
@@ -88,7 +96,8 @@ export function planCommand(files: string[], o: CommonOpts, io: IO): number {
   printDiagnostics(cfg.diagnostics, io);
   const plan = planNode(sel.model!);
   io.out(o.json ? JSON.stringify(plan, null, 2) + '\n' : renderPlan(plan));
-  return EXIT.ok;
+  if (errors > 0) io.err(`haldir: this is what keepalived would program; it reads the configuration differently from haldir in ${plural(errors, 'place')}\n`);
+  return errors > 0 ? EXIT.invalid : EXIT.ok;
 }
 
 export function exportCommand(to: 'keepalived' | 'yaml', files: string[], o: CommonOpts, io: IO): number {

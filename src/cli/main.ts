@@ -37,6 +37,8 @@ function program(io: IO, setCode: (c: number) => void): Command {
   const nodeOpt = () => new Option('--node <name>', "the node whose view to use (cluster file: a node's name; keepalived: its router_id)");
   const idOpt = () => new Option('--config-id <id>', 'selects keepalived @id conditional lines (default: first label of the hostname)');
   const jsonOpt = () => new Option('--json', 'machine-readable output');
+  const kaOpt = () =>
+    new Option('--strict-keepalived', 'read keepalived.conf files exactly as keepalived 2.2 does (one keyword per line): what it reads differently is an error, and the model is what keepalived would run');
 
   p.command('validate')
     .description('check configuration files: syntax, values and semantics; exit 0 valid, 1 invalid')
@@ -45,6 +47,7 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .addOption(idOpt())
     .addOption(jsonOpt())
     .option('--strict', 'treat warnings as errors')
+    .addOption(kaOpt())
     .action((files: string[], o) => setCode(validateCommand(files, o, io)));
 
   p.command('plan')
@@ -53,6 +56,7 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .addOption(nodeOpt())
     .addOption(idOpt())
     .addOption(jsonOpt())
+    .addOption(kaOpt())
     .action((files: string[], o) => setCode(planCommand(files, o, io)));
 
   const exp = p.command('export').description('convert between keepalived.conf and the cluster file');
@@ -63,6 +67,7 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .addOption(nodeOpt())
     .addOption(idOpt())
     .option('-o, --output <file>', 'write to a file instead of standard output')
+    .addOption(kaOpt())
     .action((files: string[], o) => setCode(exportCommand('keepalived', files, o, io)));
   exp
     .command('yaml')
@@ -70,6 +75,7 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .argument('<file...>', 'keepalived.conf files, or a cluster YAML file')
     .addOption(idOpt())
     .option('-o, --output <file>', 'write to a file instead of standard output')
+    .addOption(kaOpt())
     .action((files: string[], o) => setCode(exportCommand('yaml', files, o, io)));
 
   p.command('run')

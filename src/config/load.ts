@@ -8,6 +8,7 @@ import { checkCluster } from '../model/consistency.js';
 import { validateNode } from '../model/validate.js';
 import { loadClusterFile } from './cluster/load.js';
 import { Diagnostics, type Diagnostic } from './diagnostics.js';
+import { isKeepalivedReadingCode } from './keepalived/ka-compare.js';
 import { loadKeepalivedFile } from './keepalived/load.js';
 
 export type ConfigKind = 'cluster' | 'keepalived';
@@ -19,6 +20,12 @@ export interface LoadOptions {
   kind?: ConfigKind;
   /** Run the semantic checks on this node's view only (default: every node). */
   node?: string;
+  /**
+   * keepalived.conf files: load each exactly as keepalived 2.2 reads it (the
+   * cluster the operator would really get), and make every place where
+   * keepalived reads it differently from haldir an error.
+   */
+  strictKeepalived?: boolean;
 }
 
 export interface LoadedConfig {
@@ -70,7 +77,7 @@ export function loadConfig(files: string[], opts: LoadOptions = {}): LoadedConfi
     }
   } else {
     for (const f of files) {
-      const r = loadKeepalivedFile(f, opts.configId !== undefined ? { configId: opts.configId } : {});
+      const r = loadKeepalivedFile(f, { ...(opts.configId !== undefined ? { configId: opts.configId } : {}), ...(opts.strictKeepalived ? { strictKeepalived: true } : {}) });
       for (const d of r.diagnostics) diags.add(d);
       let name = r.model.global.routerId ?? basename(f).replace(/\.conf$/, '');
       if (models.has(name)) name = basename(f);
@@ -80,8 +87,9 @@ export function loadConfig(files: string[], opts: LoadOptions = {}): LoadedConfi
     }
   }
   // Semantic checks only on models whose syntax was sound: they would repeat the errors.
+  // keepalived reading a file differently is no such error: the model is then keepalived's, and sound.
   const wanted = opts.node === undefined ? nodes : nodes.filter((n) => n.toLowerCase() === opts.node!.toLowerCase());
-  if (!diags.hasErrors()) {
+  if (!diags.items.some((d) => d.severity === 'error' && !isKeepalivedReadingCode(d.code))) {
     for (const n of wanted) for (const d of validateNode(models.get(n)!)) diags.add(d);
     // The nodes against each other (with --node: the findings that involve that node).
     const only = opts.node !== undefined ? { node: opts.node } : {};

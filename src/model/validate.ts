@@ -503,18 +503,122 @@ function authV3Ignored(m: NodeModel): Finding[] {
     );
 }
 
-/** RFC 3768 §5.1: the advert has 8 octets of authentication data. Never print the password. */
+/**
+ * RFC 3768 §5.1: the advert has 8 octets of authentication data. keepalived
+ * (vrrp_parser.c) cuts auth_pass to 8 bytes of its UTF-8 text, and so does
+ * haldir on the wire (vrrp/packet.ts passAuthData). Never print the password.
+ */
 function authPassTruncated(m: NodeModel): Finding[] {
   const max = VRRP_DEFAULTS.authPassMax;
   return m.vrrpInstances
-    .filter((i) => i.auth && i.version === 2 && i.auth.pass.length > max)
-    .map((i) =>
-      finding(
-        `auth_pass is ${i.auth!.pass.length} characters long; the VRRPv2 advert carries ${max} (RFC 3768 §5.1), so keepalived ` +
-          `silently uses only the first ${max} and nodes that differ only after them still accept each other`,
+    .filter((i) => i.auth && i.version === 2 && Buffer.byteLength(i.auth.pass, 'utf8') > max)
+    .map((i) => {
+      const chars = [...i.auth!.pass].length;
+      const bytes = Buffer.byteLength(i.auth!.pass, 'utf8');
+      const size = chars === bytes ? `${chars} characters` : `${chars} characters (${bytes} bytes of UTF-8)`;
+      return finding(
+        `auth_pass is ${size} long; the VRRPv2 advert carries ${max} bytes (RFC 3768 §5.1), so keepalived ` +
+          `uses only the first ${max} (it logs "Truncating auth_pass to ${max} characters"), haldir sends the same ${max}, ` +
+          'and nodes that differ only after them still accept each other',
         at(i, 'auth.pass', 'auth'),
         instBlock(i),
-        `use a password of at most ${max} characters, the same on every node`,
+        `use a password of at most ${max} ASCII characters, the same on every node`,
+      );
+    });
+}
+
+/** keepalived vrrp.c: "nopreempt is incompatible with priority 255. resetting nopreempt". */
+function nopreemptOwner(m: NodeModel): Finding[] {
+  return m.vrrpInstances
+    .filter((i) => i.priority === 255 && i.nopreempt)
+    .map((i) =>
+      finding(
+        `nopreempt with priority 255: the address owner always preempts (RFC 5798 §6.4.3), and keepalived logs "(${i.name}) nopreempt is incompatible with priority 255. resetting nopreempt"`,
+        at(i, 'nopreempt', 'priority'),
+        instBlock(i),
+        'remove nopreempt, or use a priority below 255',
+      ),
+    );
+}
+
+/** keepalived vrrp.c: "preempt_delay is incompatible with nopreempt mode - resetting" (and with strict mode). */
+function preemptDelayIgnored(m: NodeModel): Finding[] {
+  return m.vrrpInstances
+    .filter((i) => i.preemptDelay > 0 && i.state !== 'MASTER' && (i.nopreempt || i.strictMode))
+    .map((i) =>
+      finding(
+        `preempt_delay ${i.preemptDelay} with ${i.nopreempt ? 'nopreempt' : 'strict mode'}: keepalived logs "(${i.name}) preempt_delay is incompatible with ${i.nopreempt ? 'nopreempt' : 'strict'} mode - resetting" and runs without a delay`,
+        at(i, 'preemptDelay'),
+        instBlock(i),
+        i.nopreempt ? 'remove preempt_delay (nopreempt never preempts), or remove nopreempt' : 'remove preempt_delay, or remove vrrp_strict',
+      ),
+    );
+}
+
+/** keepalived vrrp_parser.c: "Cannot use unicast_ttl without unicast peers - resetting". */
+function unicastTtlWithoutPeers(m: NodeModel): Finding[] {
+  return m.vrrpInstances
+    .filter((i) => i.unicastTtl !== undefined && i.unicastPeers.length === 0)
+    .map((i) =>
+      finding(
+        `unicast_ttl ${i.unicastTtl} without unicast_peer: the adverts are multicast (TTL 255, RFC 3768 §5.2.3), and keepalived logs "(${i.name}): Cannot use unicast_ttl without unicast peers - resetting"`,
+        at(i, 'unicastTtl'),
+        instBlock(i),
+        'remove unicast_ttl, or add the unicast_peer block',
+      ),
+    );
+}
+
+/** keepalived vrrp.c: "multicast destination specified with unicast - ignoring". */
+function mcastDstWithUnicast(m: NodeModel): Finding[] {
+  return m.vrrpInstances
+    .filter((i) => i.mcastDstIp !== undefined && i.unicastPeers.length > 0)
+    .map((i) =>
+      finding(
+        `mcast_dst_ip ${i.mcastDstIp} with unicast_peer: the adverts go to the peers, and keepalived logs "(${i.name}) multicast destination specified with unicast - ignoring"`,
+        at(i, 'mcastDstIp'),
+        instBlock(i),
+        'remove mcast_dst_ip, or the unicast_peer block',
+      ),
+    );
+}
+
+/**
+ * RFC 3768 §5.3.5 / RFC 5798 §5.2.5: Count IP Addrs is 8 bits, and the advert
+ * must fit one frame: keepalived (vrrp.c) moves the excess to
+ * virtual_ipaddress_excluded, configured but never advertised. With an MTU of
+ * 1500 that is more than 255 IPv4 or 89 IPv6 addresses.
+ */
+function vipCountExcess(m: NodeModel): Finding[] {
+  const out: Finding[] = [];
+  for (const i of m.vrrpInstances) {
+    // Ethernet, IP and VRRP headers (+ 8 octets of authentication in v2), as keepalived counts them.
+    const hdr = i.family === 4 ? 14 + 20 + 8 + (i.version === 2 ? 8 : 0) : 14 + 40 + 8;
+    const max = Math.min(255, Math.floor((1500 - hdr) / (i.family === 4 ? 4 : 16)));
+    if (i.vips.length <= max) continue;
+    out.push(
+      finding(
+        `${i.vips.length} virtual addresses do not fit one advert (at most ${max} with an MTU of 1500): keepalived logs "(${i.name}) Number of VIPs (${i.vips.length}) exceeds maximum/space available in packet (max ${max} addresses) - excess moved to eVIPs" ` +
+          `and never advertises ${i.vips.slice(max).length > 1 ? `the last ${i.vips.length - max}` : 'the last one'}`,
+        at(i.vips[max], '') ?? at(i, 'vips'),
+        instBlock(i),
+        'split the addresses over several vrrp_instance blocks (a vrrp_sync_group keeps them together)',
+      ),
+    );
+  }
+  return out;
+}
+
+/** keepalived vrrp.c: in strict mode it resets down_timer_adverts to 3. */
+function strictModeReset(m: NodeModel): Finding[] {
+  return m.vrrpInstances
+    .filter((i) => i.strictMode && i.downTimerAdverts !== VRRP_DEFAULTS.downTimerAdverts)
+    .map((i) =>
+      finding(
+        `down_timer_adverts ${i.downTimerAdverts} in strict mode: keepalived logs "(${i.name}) down_timer_adverts is incompatible with strict mode - resetting" and uses ${VRRP_DEFAULTS.downTimerAdverts} (RFC 5798 §6.1)`,
+        at(i, 'downTimerAdverts'),
+        instBlock(i),
+        'remove down_timer_adverts, or remove vrrp_strict',
       ),
     );
 }
@@ -1193,6 +1297,20 @@ function hysteresisTooLarge(m: NodeModel): Finding[] {
     );
 }
 
+/** keepalived check_data.c drops a virtual server without real servers, sorry_server or not. */
+function vsSorryOnly(m: NodeModel): Finding[] {
+  return m.virtualServers
+    .filter((vs) => vs.realServers.length === 0 && vs.sorryServer)
+    .map((vs) =>
+      finding(
+        `virtual server ${vsName(vs)} has a sorry_server but no real_server: haldir serves it from the sorry server, but keepalived logs "Virtual server … has no real servers - ignoring" and runs no such service`,
+        at(vs),
+        vsBlock(vs),
+        'add the real_server blocks (the sorry server takes over when they are all down)',
+      ),
+    );
+}
+
 function vsNoRealServers(m: NodeModel): Finding[] {
   return m.virtualServers
     .filter((vs) => vs.realServers.length === 0 && !vs.sorryServer)
@@ -1397,7 +1515,13 @@ export const RULES: readonly Rule[] = [
   rule('advert-int-rounded', 'warning', 'advert_int not a whole second (v2) or 10 ms step (v3)', advertIntRounded),
   rule('ipv6-needs-v3', 'warning', 'IPv6 instance with version 2', ipv6NeedsV3),
   rule('auth-v3-ignored', 'warning', 'authentication with VRRPv3', authV3Ignored),
-  rule('auth-pass-truncated', 'warning', 'auth_pass longer than 8 characters', authPassTruncated),
+  rule('auth-pass-truncated', 'warning', 'auth_pass longer than 8 bytes (keepalived and haldir send the first 8)', authPassTruncated),
+  rule('nopreempt-owner', 'warning', 'nopreempt with priority 255 (keepalived resets it)', nopreemptOwner),
+  rule('preempt-delay-ignored', 'warning', 'preempt_delay with nopreempt or strict mode (keepalived resets it)', preemptDelayIgnored),
+  rule('unicast-ttl-without-peers', 'warning', 'unicast_ttl without unicast_peer (keepalived resets it)', unicastTtlWithoutPeers),
+  rule('mcast-dst-with-unicast', 'warning', 'mcast_dst_ip with unicast_peer (keepalived ignores it)', mcastDstWithUnicast),
+  rule('vip-count-excess', 'warning', 'more virtual addresses than fit one advert (keepalived stops advertising the rest)', vipCountExcess),
+  rule('strict-mode-reset', 'warning', 'down_timer_adverts other than 3 under vrrp_strict (keepalived resets it)', strictModeReset),
   rule('vip-family-mixed', 'error', 'virtual_ipaddress of another family than the instance', vipFamilyMixed),
   rule('vip-outside-subnet', 'warning', 'virtual address outside every subnet of its interface', vipOutsideSubnet),
   rule('interface-unknown', 'warning', 'interface, dev or track_interface not present on the host', interfaceUnknown),
@@ -1433,6 +1557,7 @@ export const RULES: readonly Rule[] = [
   rule('quorum-unreachable', 'error', 'quorum above the sum of real server weights', quorumUnreachable),
   rule('hysteresis-too-large', 'warning', 'hysteresis ≥ quorum', hysteresisTooLarge),
   rule('vs-no-real-servers', 'warning', 'virtual server without real servers or sorry server', vsNoRealServers),
+  rule('vs-sorry-only', 'warning', 'virtual server with a sorry server but no real servers (keepalived drops it)', vsSorryOnly),
   rule('vs-vip-unmanaged', 'warning', 'virtual server address in no vrrp_instance', vsVipUnmanaged),
   rule('rs-weight-range', 'error', 'real server weight outside 0–65535', rsWeightRange),
   rule('rs-threshold-order', 'error', 'uthreshold below lthreshold', rsThresholdOrder),

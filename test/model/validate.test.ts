@@ -449,6 +449,37 @@ const POSITIVE: Case[] = [
     name: 'TCP_CHECK on a UDP service',
     mutate: (m) => void (vsOn(m, 443).protocol = 'UDP'),
   },
+  // Values keepalived changes at start-up (vrrp.c, vrrp_parser.c, check_data.c).
+  {
+    code: 'auth-pass-truncated',
+    name: 'auth_pass of 8 characters but 10 bytes of UTF-8',
+    mutate: (m) => void (vi1(m).auth = { type: 'PASS', pass: 'pässwört' }),
+    expect: (ds) => {
+      const text = ds.map(formatDiagnostic).join('\n');
+      assert.match(text, /8 characters \(10 bytes of UTF-8\)/);
+      assert.doesNotMatch(text, /pässw/);
+    },
+  },
+  { code: 'nopreempt-owner', name: 'priority 255 with nopreempt', mutate: (m) => void Object.assign(vi1(m), { state: 'BACKUP', priority: 255, nopreempt: true }) },
+  { code: 'preempt-delay-ignored', name: 'preempt_delay with nopreempt', mutate: (m) => void Object.assign(vi1(m), { state: 'BACKUP', nopreempt: true, preemptDelay: 5 }) },
+  { code: 'unicast-ttl-without-peers', name: 'unicast_ttl, multicast adverts', mutate: (m) => void (vi1(m).unicastTtl = 5) },
+  {
+    code: 'mcast-dst-with-unicast',
+    name: 'mcast_dst_ip with a unicast peer',
+    mutate: (m) => void Object.assign(vi1(m), { mcastDstIp: '224.0.0.19', unicastPeers: [{ address: '192.168.2.12' }] }),
+  },
+  {
+    code: 'vip-count-excess',
+    name: '256 IPv4 addresses in one v2 instance',
+    mutate: (m) => void (vi1(m).vips = Array.from({ length: 256 }, (_, k) => vip(`10.1.${k >> 8}.${k & 255}/32`, 'eth0'))),
+    expect: (ds) => assert.match(ds[0]!.message, /max 255 addresses/),
+  },
+  { code: 'strict-mode-reset', name: 'down_timer_adverts 5 under vrrp_strict', mutate: (m) => void Object.assign(vi1(m), { strictMode: true, downTimerAdverts: 5 }) },
+  {
+    code: 'vs-sorry-only',
+    name: 'sorry server, no real server',
+    mutate: (m) => Object.assign(vsOn(m, 80), { realServers: [], sorryServer: { address: '192.168.2.20', inhibit: false } }),
+  },
 ];
 
 const NEGATIVE: Case[] = [
@@ -761,6 +792,18 @@ const NEGATIVE: Case[] = [
       for (const rs of vsOn(m, 443).realServers) rs.checkers[0]!.connectPort = 443;
     },
   },
+  { code: 'auth-pass-truncated', name: 'auth_pass of 8 ASCII characters', mutate: (m) => void (vi1(m).auth = { type: 'PASS', pass: 'k33pal1v' }) },
+  { code: 'nopreempt-owner', name: 'priority 254 with nopreempt', mutate: (m) => void Object.assign(vi1(m), { state: 'BACKUP', priority: 254, nopreempt: true }) },
+  { code: 'preempt-delay-ignored', name: 'preempt_delay without nopreempt', mutate: (m) => void Object.assign(vi1(m), { state: 'BACKUP', preemptDelay: 5 }) },
+  { code: 'unicast-ttl-without-peers', name: 'unicast_ttl with a peer', mutate: (m) => void Object.assign(vi1(m), { unicastTtl: 5, unicastPeers: [{ address: '192.168.2.12' }] }) },
+  { code: 'mcast-dst-with-unicast', name: 'mcast_dst_ip, multicast adverts', mutate: (m) => void (vi1(m).mcastDstIp = '224.0.0.19') },
+  {
+    code: 'vip-count-excess',
+    name: '255 IPv4 addresses in one v2 instance',
+    mutate: (m) => void (vi1(m).vips = Array.from({ length: 255 }, (_, k) => vip(`10.1.${k >> 8}.${k & 255}/32`, 'eth0'))),
+  },
+  { code: 'strict-mode-reset', name: 'vrrp_strict with the default down_timer_adverts', mutate: (m) => void (vi1(m).strictMode = true) },
+  { code: 'vs-sorry-only', name: 'sorry server beside real servers', mutate: (m) => void (vsOn(m, 80).sorryServer = { address: '192.168.2.20', inhibit: false }) },
 ];
 
 describe('validateNode', () => {

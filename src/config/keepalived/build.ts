@@ -45,6 +45,14 @@ import type { Stmt } from './parser.js';
 export interface BuildOptions {
   /** Node name; default: router_id, else the first label of the hostname. */
   node?: string;
+  /**
+   * Build what keepalived 2.2 runs rather than what the author meant, for
+   * keepalived's reading (ka-reading.ts): values it does not accept are left
+   * at its default instead of refused (priority 100, state BACKUP, no
+   * authentication, NAT), and what it drops is dropped (an HTTP_GET without
+   * url, a url without path, a virtual_server without real_server).
+   */
+  keepalived?: boolean;
 }
 
 const DAY = 86400;
@@ -82,6 +90,10 @@ interface Inherit {
 }
 
 export class ModelBuilder {
+  private ka = false;
+  /** keepalived mode: what keepalived refuses as a whole (its log line), for reports. */
+  readonly kaNotes: string[] = [];
+
   constructor(private readonly diags: Diagnostics) {}
 
   /**
@@ -90,6 +102,7 @@ export class ModelBuilder {
    * wait for the end, because global_defs anywhere in the file sets their defaults.
    */
   build(stmts: Iterable<Stmt>, opts: BuildOptions = {}): NodeModel {
+    this.ka = opts.keepalived === true;
     const global = defaultGlobals();
     const virtualServers: VirtualServer[] = [];
     const groups: VirtualServerGroup[] = [];
@@ -104,7 +117,8 @@ export class ModelBuilder {
           break;
         case 'virtual_server': {
           const vs = this.virtualServer(s);
-          if (vs) virtualServers.push(vs);
+          // keepalived: "Virtual server … has no real servers - ignoring" (check_data.c), sorry_server or not.
+          if (vs && !(this.ka && vs.realServers.length === 0)) virtualServers.push(vs);
           break;
         }
         default:
@@ -135,6 +149,13 @@ export class ModelBuilder {
     // global_defs checker_log_all_failures is every checker's default.
     if (global.checkerLogAllFailures) {
       for (const vs of virtualServers) for (const rs of vs.realServers) for (const c of rs.checkers) if (!c.src?.['logAllFailures']) c.logAllFailures = true;
+    }
+    // keepalived (vrrp.c chk_min_cfg): one instance without VRID or interface stops its whole VRRP process.
+    const bad = this.ka ? m.vrrpInstances.find((i) => !i.vrid || (!i.interface && i.unicastPeers.length === 0)) : undefined;
+    if (bad) {
+      this.kaNotes.push(`(${bad.name}) ${!bad.vrid ? 'the virtual router id must be set' : 'Unknown interface!'}`);
+      m.vrrpInstances = [];
+      m.syncGroups = [];
     }
     return m;
   }
@@ -172,13 +193,38 @@ export class ModelBuilder {
     return makeScript(s.args[0]?.text ?? '', s.args[1]?.text, s.args[2]?.text);
   }
 
-  private oneOf<T extends string>(s: Stmt, allowed: readonly T[], block?: BlockName, upper = true): T | undefined {
+  private oneOf<T extends string>(s: Stmt, allowed: readonly T[], block?: BlockName, upper = true, kaExact = false): T | undefined {
     const t = s.args[0];
     if (!t) return undefined;
     const v = (upper ? t.text.toUpperCase() : t.text) as T;
-    if (allowed.includes(v)) return v;
+    if (allowed.includes(v)) {
+      if (kaExact && v !== t.text) {
+        // keepalived compares these with strcmp: another spelling is an unknown value to it.
+        if (this.ka) return undefined;
+        this.spelling(s, t, v, block);
+      }
+      return v;
+    }
     this.diags.error('bad-value', `${s.kw.text} must be one of ${allowed.join(', ')}, got "${t.text}"`, t.loc, { block });
     return undefined;
+  }
+
+  /** What keepalived 2.2 does with a value haldir reads in another spelling (vrrp_parser.c, check_parser.c: strcmp). */
+  private spelling(s: Stmt, t: Token, canonical: string, block?: BlockName): void {
+    const name = String(block ?? '').replace(/^vrrp_instance /, '');
+    const instead: Record<string, string> = {
+      state: `"(${name}) unknown state '${t.text}', defaulting to BACKUP"`,
+      auth_type: `"(${name}) unknown authentication type '${t.text}'" and runs without authentication`,
+      lb_kind: `"PARSER : unknown [${t.text}] routing method for virtual server." and uses NAT`,
+      lvs_method: `"PARSER : unknown [${t.text}] routing method" and uses NAT (or the virtual server's method)`,
+      sorry_server_lvs_method: `"PARSER : unknown [${t.text}] routing method for sorry server." and uses the virtual server's method`,
+    };
+    this.diags.warn(
+      'keepalived-spelling',
+      `keepalived 2.2 reads only "${canonical}" here (exact spelling); for "${t.text}" it logs ${instead[s.kw.text] ?? 'an error and ignores it'}`,
+      t.loc,
+      { ...(block !== undefined ? { block } : {}), hint: `write ${s.kw.text} ${canonical}` },
+    );
   }
 
   // ---- global_defs ----
@@ -518,6 +564,8 @@ export class ModelBuilder {
         }
       }
       if (a[i]) {
+        // keepalived rejects the whole line ("unknown track script option NAME - ignoring").
+        if (this.ka) continue;
         // Compact form: several names on one line.
         if (a.slice(i).every((t) => !/^(weight|reverse)$/.test(t.text)) && i === 0) {
           out.push(ref);
@@ -592,8 +640,9 @@ export class ModelBuilder {
       if (k.kw.text.startsWith('garp_') && this.garp(k, k.kw.text, inst, B)) continue;
       switch (k.kw.text) {
         case 'state': {
-          const st = this.oneOf(k, ['MASTER', 'BACKUP'] as const, B);
+          const st = this.oneOf(k, ['MASTER', 'BACKUP'] as const, B, true, true);
           if (st) inst.state = st;
+          else if (this.ka) inst.state = 'BACKUP';
           break;
         }
         case 'interface':
@@ -602,9 +651,19 @@ export class ModelBuilder {
         case 'virtual_router_id':
           inst.vrid = this.int(k, 0, 1, 255, B) ?? 0;
           break;
-        case 'priority':
-          inst.priority = this.int(k, 0, 1, 255, B) ?? inst.priority;
+        case 'priority': {
+          const p = parseIntRange(k.args[0]!.text, 1, 255, 'priority');
+          if (p.ok) inst.priority = p.value;
+          // keepalived does not clamp: "(VI) Priority not valid! must be between 1 & 255. Using default 100".
+          else if (this.ka) inst.priority = 100;
+          else {
+            this.diags.error('bad-value', p.error, k.args[0]!.loc, {
+              block: B,
+              hint: `use 1–254 (255 only on the address owner); keepalived would log "(${name}) Priority not valid! must be between 1 & 255. Using default 100" and run with priority 100`,
+            });
+          }
           break;
+        }
         case 'advert_int':
           inst.advertInt = this.secs(k, 0, 0.01, 255, B) ?? inst.advertInt;
           break;
@@ -728,8 +787,8 @@ export class ModelBuilder {
     for (const a of k.block ?? []) {
       setSrc(inst, a.kw.text === 'auth_type' ? 'auth.type' : 'auth.pass', a.kw);
       if (a.kw.text === 'auth_type') {
-        type = this.oneOf(a, ['PASS', 'AH'] as const, B);
-        if (type === 'AH') {
+        type = this.oneOf(a, ['PASS', 'AH'] as const, B, true, true);
+        if (type === 'AH' && !this.ka) {
           // RFC 2338 §5.3.6.2 IPsec AH: obsolete since RFC 3768, not on haldir's wire.
           this.diags.error('unsupported-keyword', 'not supported: auth_type AH', a.args[0]!.loc, { block: B, hint: 'use auth_type PASS, or no authentication (RFC 3768 §10 recommends none)' });
           type = undefined;
@@ -738,12 +797,16 @@ export class ModelBuilder {
       }
       else if (a.kw.text === 'auth_pass') pass = a.args[0]!.text;
     }
+    // keepalived (vrrp.c) runs an instance whose type or password is missing without authentication.
+    if (this.ka && (!type || !pass)) return;
     if (type && pass === undefined) {
-      this.diags.error('auth-no-pass', `${B}: authentication type ${type} without auth_pass`, k.kw.loc, { hint: 'add: auth_pass <password> (at most 8 characters are sent)' });
+      this.diags.error('auth-no-pass', `${B}: authentication type ${type} without auth_pass`, k.kw.loc, {
+        hint: 'add: auth_pass <password> (at most 8 characters are sent); keepalived would log "Authentication specified but no password given. Ignoring" and run without authentication',
+      });
       return;
     }
     if (pass !== undefined && !type) {
-      this.diags.error('auth-no-type', `${B}: auth_pass without auth_type`, k.kw.loc, { hint: 'add: auth_type PASS' });
+      this.diags.error('auth-no-type', `${B}: auth_pass without auth_type`, k.kw.loc, { hint: 'add: auth_type PASS (keepalived would run without authentication)' });
       return;
     }
     if (type && pass !== undefined) inst.auth = { type, pass };
@@ -760,6 +823,8 @@ export class ModelBuilder {
         const opt = t.text;
         const needVal = ['brd', 'broadcast', 'dev', 'scope', 'label', 'peer', 'preferred_lft', 'track_group'].includes(opt);
         if (!needVal && !['home', '-nodad', 'nodad', 'noprefixroute', 'autojoin'].includes(opt)) {
+          // keepalived: one address per line; another is "Unknown configuration entry '…' for ip address - ignoring".
+          if (this.ka && i > 0) continue;
           const c = this.val(parseCidr(opt, 'virtual_ipaddress'), t, t.loc, B);
           if (!c) {
             cur = undefined;
@@ -842,6 +907,8 @@ export class ModelBuilder {
           if (n !== undefined) cur[t.text === 'min_ttl' ? 'minTtl' : 'maxTtl'] = n;
           continue;
         }
+        // keepalived: one peer per line; another address is "(VI) ADDR is missing a value".
+        if (this.ka && i > 0) continue;
         const ip = this.ip(t, 'unicast_peer', B);
         if (!ip) continue;
         cur = { address: ip.address, src: { '': t.loc } };
@@ -897,6 +964,11 @@ export class ModelBuilder {
     if (kind !== 'NAT' && kind !== 'DR' && kind !== 'TUN') {
       this.diags.error('bad-value', `${k.kw.text} must be NAT, DR or TUN, got "${t.text}"`, t.loc, { block: B, hint: 'DR for direct routing (same L2 network), NAT to remap ports, TUN for IP-in-IP' });
       return undefined;
+    }
+    // keepalived 2.2 takes exactly NAT, DR or TUN (check_parser.c strcmp).
+    if (kind !== t.text) {
+      if (this.ka) return undefined;
+      this.spelling(k, t, kind, B);
     }
     const f: Forwarding = { kind };
     for (let i = 1; i < k.args.length; i++) {
@@ -1079,6 +1151,7 @@ export class ModelBuilder {
       }
     }
     if (vs.address.kind === 'fwmark' && vs.ipFamily) vs.address.family = vs.ipFamily;
+    this.lvsDefaults(vs, s);
     if (vs.sorryServer && !vs.sorryServer.address) {
       this.diags.error('sorry-server-missing', `${label}: sorry_server_inhibit / sorry_server_lvs_method without sorry_server`, vs.src?.['sorryServer'] ?? s.kw.loc, { hint: 'add: sorry_server IP [PORT]' });
       delete vs.sorryServer;
@@ -1089,6 +1162,36 @@ export class ModelBuilder {
       if (rs) vs.realServers.push(rs);
     }
     return vs;
+  }
+
+  /**
+   * keepalived 2.2 (check_data.c) gives an address service without protocol UDP
+   * and one without lb_algo wlc; haldir's defaults are TCP and rr. keepalived
+   * mode takes keepalived's; otherwise the difference is reported.
+   */
+  private lvsDefaults(vs: VirtualServer, s: Stmt): void {
+    const a = vs.address;
+    const label = `virtual_server ${s.args.map((t) => t.text).join(' ')}`;
+    if (a.kind === 'ip' && !vs.src?.['protocol']) {
+      if (this.ka) vs.protocol = 'UDP';
+      else {
+        this.diags.warn(
+          'keepalived-default',
+          `${label} has no protocol: haldir balances TCP, but keepalived 2.2 logs "Virtual server [${a.address}]:none:${a.port}: no protocol set - defaulting to UDP" and balances UDP`,
+          s.kw.loc,
+          { block: label, hint: 'write: protocol TCP' },
+        );
+      }
+    }
+    if (!vs.src?.['scheduler']) {
+      if (this.ka) vs.scheduler = 'wlc';
+      else {
+        this.diags.warn('keepalived-default', `${label} has no lb_algo: haldir uses rr, but keepalived 2.2 logs "Virtual server …: no scheduler set, setting default 'wlc'" and uses wlc`, s.kw.loc, {
+          block: label,
+          hint: 'write: lb_algo rr',
+        });
+      }
+    }
   }
 
   private realServer(s: Stmt, vs: VirtualServer, vsInh: Inherit, vsLabel: BlockName): RealServer | undefined {
@@ -1220,9 +1323,12 @@ export class ModelBuilder {
         if (inh.virtualhost) c.virtualhost = inh.virtualhost;
         for (const k of rest) {
           switch (k.kw.text) {
-            case 'url':
-              c.urls.push(this.url(k, label));
+            case 'url': {
+              const u = this.url(k, label);
+              // keepalived: "HTTP/SSL_GET checker url has no path - ignoring".
+              if (u.path || !this.ka) c.urls.push(u);
               break;
+            }
             case 'virtualhost':
               c.virtualhost = k.args[0]!.text;
               break;
@@ -1247,6 +1353,8 @@ export class ModelBuilder {
               break;
           }
         }
+        // keepalived: "HTTP/SSL_GET checker has no urls specified - ignoring" (the checker is dropped).
+        if (c.urls.length === 0 && this.ka) return undefined;
         if (c.urls.length === 0) this.diags.error('http-no-url', `${type} has no url block`, s.kw.loc, { block: rsLabel, hint: 'add: url { path /healthz status_code 200 }' });
         break;
       case 'MISC_CHECK': {

@@ -17,6 +17,21 @@ export interface Stmt {
   spec?: KwSpec;
   /** Another statement came before it on the same line. */
   compact: boolean;
+  /** The '}' that ended its block (set by keepalived's reading, ka-reading.ts). */
+  end?: Token;
+}
+
+/**
+ * True when keepalived may read this statement differently from haldir: it
+ * shares a line with another statement (keepalived reads one keyword per line),
+ * or it is a block keyword without its block (keepalived then wants a '{' on
+ * the next line). Only then is keepalived's own reading worth computing.
+ */
+export function mayReadDifferently(s: Stmt): boolean {
+  if (s.compact) return true;
+  if (s.spec?.block && !s.block) return true;
+  for (const c of s.block ?? []) if (mayReadDifferently(c)) return true;
+  return false;
 }
 
 type Tok = Token;
