@@ -373,6 +373,23 @@ export interface HttpChecker extends CheckerCommon {
   sniName?: string;
   fastRecovery: boolean;
   tlsCompliant: boolean;
+  /** SSL_GET: trust and client identity (keepalived's top-level SSL block, which applies to every SSL_GET). */
+  tls?: CheckTls;
+}
+
+/**
+ * TLS settings of an SSL_GET check. Without `ca` the server certificate is not verified,
+ * as in keepalived (it loads a CA but never asks OpenSSL to verify); with `ca` haldir does
+ * verify the chain, and the name when one is sent as SNI.
+ */
+export interface CheckTls {
+  /** PEM file of the CAs to trust. */
+  ca?: string;
+  /** PEM client certificate (chain) and its key, for servers that ask for one. */
+  certificate?: string;
+  key?: string;
+  /** The key's passphrase: a secret, never logged. */
+  password?: string;
 }
 
 export interface TcpChecker extends CheckerCommon {

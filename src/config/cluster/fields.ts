@@ -63,7 +63,7 @@ export const CHECK_INHERITED = [
 
 export const CHECK_OPTIONAL = ['connect_ip', 'connect_port', 'bind_to', 'bind_port', 'bind_if', 'fwmark'] as const;
 
-export const HTTP_PLAIN = ['virtualhost', 'http_protocol', 'enable_sni', 'sni_name', 'fast_recovery', 'tls_compliant'] as const;
+export const HTTP_PLAIN = ['virtualhost', 'http_protocol', 'enable_sni', 'sni_name', 'fast_recovery', 'tls_compliant', 'tls'] as const;
 
 export const URL_PLAIN = [
   'digest', 'virtualhost', 'regex', 'regex_no_match', 'regex_options', 'regex_min_offset', 'regex_max_offset',

@@ -317,6 +317,14 @@ const httpFields = {
   sni_name: z.string().optional(),
   fast_recovery: z.boolean().optional(),
   tls_compliant: z.boolean().optional(),
+  tls: obj({
+    ca: z.string().min(1).optional().describe('PEM file of trusted CAs: the server certificate is verified (and its name, when SNI is sent); without it nothing is verified, as in keepalived'),
+    certificate: z.string().min(1).optional().describe('PEM client certificate, for servers that ask for one'),
+    key: z.string().min(1).optional().describe("the client certificate's PEM key"),
+    password: z.string().optional().describe("the key's passphrase (never logged)"),
+  })
+    .optional()
+    .describe('SSL_GET only: certificate verification and client certificate (keepalived: the top-level SSL block)'),
 };
 
 const smtpHost = obj({

@@ -15,6 +15,7 @@ import {
 import { defaultGlobals, IPVS_SCHEDULERS, LVS_DEFAULTS, NOTIFY_KEYWORDS } from '../../model/defaults.js';
 import { makeScript } from '../../model/script.js';
 import type {
+  CheckTls,
   Checker,
   Forwarding,
   GlobalDefs,
@@ -107,10 +108,14 @@ export class ModelBuilder {
     const virtualServers: VirtualServer[] = [];
     const groups: VirtualServerGroup[] = [];
     const later: Stmt[] = [];
+    let tls: CheckTls | undefined;
     for (const s of stmts) {
       switch (s.kw.text) {
         case 'global_defs':
           this.globalDefs(s, global);
+          break;
+        case 'SSL':
+          tls = this.sslBlock(s);
           break;
         case 'virtual_server_group':
           groups.push(this.vsGroup(s));
@@ -146,6 +151,8 @@ export class ModelBuilder {
           break;
       }
     }
+    // keepalived's SSL block (anywhere in the file) is the TLS context of every SSL_GET.
+    if (tls) for (const vs of virtualServers) for (const rs of vs.realServers) for (const c of rs.checkers) if (c.type === 'SSL_GET') c.tls = { ...tls };
     // global_defs checker_log_all_failures is every checker's default.
     if (global.checkerLogAllFailures) {
       for (const vs of virtualServers) for (const rs of vs.realServers) for (const c of rs.checkers) if (!c.src?.['logAllFailures']) c.logAllFailures = true;
@@ -225,6 +232,24 @@ export class ModelBuilder {
       t.loc,
       { ...(block !== undefined ? { block } : {}), hint: `write ${s.kw.text} ${canonical}` },
     );
+  }
+
+  // ---- SSL ----
+
+  private sslBlock(s: Stmt): CheckTls {
+    const t: CheckTls = {};
+    for (const k of s.block ?? []) {
+      const v = k.args[0]!.text;
+      if (k.kw.text === 'certificate') t.certificate = v;
+      else if (k.kw.text === 'ca' || k.kw.text === 'key' || k.kw.text === 'password') t[k.kw.text] = v;
+    }
+    if (t.ca === undefined) {
+      this.diags.warn('ssl-no-verify', 'SSL_GET checks do not verify server certificates without a ca (keepalived never verifies them, even with one)', s.kw.loc, {
+        block: 'SSL',
+        hint: 'add `ca FILE` to have haldir verify the chain (and the SNI name, when one is sent)',
+      });
+    }
+    return t;
   }
 
   // ---- global_defs ----

@@ -10,6 +10,7 @@ import { defaultGlobals, NOTIFY_KEYWORDS, VRRP_DEFAULTS } from '../../model/defa
 import type {
   Checker,
   Forwarding,
+  HttpChecker,
   HttpUrl,
   NodeModel,
   RealServer,
@@ -514,6 +515,29 @@ function writeVirtualServer(w: Writer, m: NodeModel, vs: VirtualServer): void {
   });
 }
 
+// ---------------------------------------------------------------- SSL
+
+/**
+ * keepalived has one TLS context for every SSL_GET (the top-level SSL block). Written when
+ * the SSL_GET checks agree; differing settings cannot be said in keepalived.conf.
+ */
+function writeSsl(w: Writer, model: NodeModel): void {
+  const all = model.virtualServers.flatMap((vs) => vs.realServers.flatMap((rs) => rs.checkers)).filter((c): c is HttpChecker => c.type === 'SSL_GET');
+  const kinds = new Set(all.map((c) => JSON.stringify(c.tls ?? {})));
+  const first = all.find((c) => c.tls)?.tls;
+  if (!first) return;
+  if (kinds.size > 1) {
+    w.line('# haldir: the SSL_GET checks have different tls settings; keepalived has one SSL block for all of them. This is the first one.');
+  }
+  w.block('SSL', () => {
+    if (first.password !== undefined) w.line(`password ${quote(first.password)}`);
+    if (first.ca !== undefined) w.line(`ca ${quote(first.ca)}`);
+    if (first.certificate !== undefined) w.line(`certificate ${quote(first.certificate)}`);
+    if (first.key !== undefined) w.line(`key ${quote(first.key)}`);
+  });
+  w.line('');
+}
+
 // ---------------------------------------------------------------- entry point
 
 export function exportKeepalived(model: NodeModel, opts: ExportOptions = {}): string {
@@ -523,6 +547,7 @@ export function exportKeepalived(model: NodeModel, opts: ExportOptions = {}): st
   w.line('# One keyword per line: keepalived 2.2 misreads several keywords on one line.');
   w.line('');
   writeGlobals(w, model);
+  writeSsl(w, model);
   writeVrrpScripts(w, model);
   for (const g of model.syncGroups) writeSyncGroup(w, g);
   for (const v of model.vrrpInstances) writeInstance(w, model, v);

@@ -375,10 +375,17 @@ const VIRTUAL_SERVER: BlockSpec = {
   },
 };
 
+/** keepalived's top-level SSL block: the TLS context of every SSL_GET checker. */
+const SSL: BlockSpec = {
+  name: 'SSL',
+  keywords: { password: a(1), ca: a(1), certificate: a(1), key: a(1) },
+};
+
 export const ROOT: BlockSpec = {
   name: 'top level',
   keywords: {
     global_defs: sub(GLOBAL),
+    SSL: sub(SSL),
     vrrp_script: sub(VRRP_SCRIPT, 1),
     vrrp_track_file: sub(TRACK_FILE, 1),
     track_file: sub(TRACK_FILE, 1),
@@ -389,4 +396,4 @@ export const ROOT: BlockSpec = {
   },
 };
 
-export const BLOCKS = { GLOBAL, VRRP_INSTANCE, VRRP_SCRIPT, TRACK_FILE, SYNC_GROUP, VIRTUAL_SERVER, REAL_SERVER, URL, SMTP_HOST, AUTH };
+export const BLOCKS = { GLOBAL, VRRP_INSTANCE, VRRP_SCRIPT, TRACK_FILE, SYNC_GROUP, VIRTUAL_SERVER, REAL_SERVER, URL, SMTP_HOST, AUTH, SSL };

@@ -56,7 +56,6 @@ export const UNSUPPORTED_REASONS: Record<string, string> = {
   track_group: 'track_group is not implemented',
   persistence_engine: 'IPVS persistence engines (sip) are not implemented',
   regex_stack: 'PCRE stack tuning does not apply to haldir\'s regular expressions',
-  SSL: 'client certificates for SSL_GET are not implemented yet',
   vrrp_iptables: 'haldir does not manage iptables rules for VRRP',
   vrrp_ipsets: 'haldir does not manage ipsets',
   nftables: 'keepalived\'s nftables VRRP filtering is not implemented (haldir\'s nftables data plane is configured with --dataplane)',

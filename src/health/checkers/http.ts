@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import type { HttpChecker, HttpUrl, StatusRange } from '../../model/types.js';
 import type { AttemptOptions, CheckResult, CheckTarget } from '../types.js';
 import { rawHttpFetch } from './http-raw.js';
+import { checkTlsContext } from './tls-context.js';
 import { deadline, done, errorReason, localOf, now, targetPortMissing, timeoutOf, unsupportedOptions } from './common.js';
 
 export type HttpProtocol = '1.0' | '1.0C' | '1.1';
@@ -66,8 +67,11 @@ export interface HttpFetchOptions {
   path: string;
   host: string;
   protocol?: HttpProtocol;
-  /** Present for SSL_GET. servername: the SNI name, omitted = no SNI. */
-  tls?: { servername?: string };
+  /**
+   * Present for SSL_GET. servername: the SNI name, omitted = no SNI. context: trust and
+   * client identity (tls-context.ts); verify: check the chain (and the SNI name when sent).
+   */
+  tls?: { servername?: string; context?: tls.SecureContext; verify?: boolean };
   localAddress?: string;
   localPort?: number;
   timeoutMs: number;
@@ -196,10 +200,12 @@ export function httpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
     };
     try {
       const base = { host: o.address, port: o.port, ...(o.family ? { family: o.family } : {}), localAddress: o.localAddress, localPort: o.localPort };
-      // keepalived verifies nothing unless a CA is configured; the model has no CA
-      // field yet, so SSL_GET never verifies the certificate (rejectUnauthorized off).
-      const opts: tls.ConnectionOptions = { ...base, rejectUnauthorized: false };
+      // keepalived never verifies (it loads a CA but never asks OpenSSL to check): neither
+      // does haldir, unless a ca is configured — then the chain, and the name when SNI is sent.
+      const opts: tls.ConnectionOptions = { ...base, rejectUnauthorized: tlsOpts.verify === true };
+      if (tlsOpts.context) opts.secureContext = tlsOpts.context;
       if (tlsOpts.servername) opts.servername = tlsOpts.servername;
+      if (tlsOpts.verify && !tlsOpts.servername) opts.checkServerIdentity = () => undefined;
       const s = tls.connect(opts);
       s.once('connect', () => (phase = 'TLS handshake'));
       s.once('secureConnect', onConnected);
@@ -223,6 +229,10 @@ export function httpFetch(o: HttpFetchOptions): Promise<HttpFetchResult> {
     });
     sock.once('error', (err) => {
       const r = errorReason(err);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (tlsOpts.verify && code && (/CERT|SIGNATURE|ISSUER/.test(code) || code === 'ERR_TLS_CERT_ALTNAME_INVALID')) {
+        return fail(`TLS: certificate not trusted: ${code} (${(err as Error).message})`);
+      }
       if (phase === 'TLS handshake') return fail(`TLS handshake: ${r}`);
       // A reset after a complete header block still delivered a response (keepalived
       // reports a read error; we judge what arrived only when it is complete).
@@ -350,6 +360,16 @@ export async function runHttpCheck(c: HttpChecker, t: CheckTarget, opts: Attempt
     servername = c.sniName ?? vhost;
     if (servername && net.isIP(servername)) servername = undefined; // SNI carries host names only (RFC 6066)
   }
+  let tlsSettings: HttpFetchOptions['tls'];
+  if (c.type === 'SSL_GET') {
+    tlsSettings = servername ? { servername } : {};
+    if (c.tls) {
+      const ctx = checkTlsContext(c.tls);
+      if ('error' in ctx) return done(false, ctx.error, t0);
+      tlsSettings.context = ctx.context;
+      tlsSettings.verify = c.tls.ca !== undefined;
+    }
+  }
   const r = await httpFetch({
     address: t.address,
     port: t.port!,
@@ -357,7 +377,7 @@ export async function runHttpCheck(c: HttpChecker, t: CheckTarget, opts: Attempt
     path: url.path,
     host: hostHeader(vhost, t.address, t.port!),
     protocol: c.httpProtocol ?? '1.0',
-    ...(c.type === 'SSL_GET' ? { tls: servername ? { servername } : {} } : {}),
+    ...(tlsSettings ? { tls: tlsSettings } : {}),
     ...localOf(c),
     timeoutMs: timeoutOf(c.connectTimeout),
     ...(opts.signal ? { signal: opts.signal } : {}),
