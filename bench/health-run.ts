@@ -5,7 +5,7 @@
 import { createLogger } from '../src/daemon/log.js';
 import { LagMonitor } from '../src/daemon/lag.js';
 import { createRunCheck } from '../src/health/checkers/index.js';
-import { HealthEngine } from '../src/health/engine.js';
+import { HealthEngine, realTime } from '../src/health/engine.js';
 import { newChecker, newNodeModel, newRealServer, newVirtualServer } from '../src/model/construct.js';
 import type { HttpChecker } from '../src/model/types.js';
 import { serverSet, targets } from './health-peers.js';
@@ -27,14 +27,9 @@ for (const t of targets(serverSet(n), n)) {
 }
 model.virtualServers.push(vs);
 
-const t0 = performance.now();
 const engine = new HealthEngine(model, {
   runCheck: createRunCheck({}),
-  now: () => Math.round((performance.now() - t0) * 1000),
-  at: (atUs, cb) => {
-    const t = setTimeout(cb, Math.max(0, atUs / 1000 - (performance.now() - t0)));
-    return () => clearTimeout(t);
-  },
+  ...realTime(),
   random: Math.random,
   log: createLogger(() => undefined),
   bootstrapUs: 0,

@@ -14,7 +14,7 @@ import type { NodeModel } from '../model/types.js';
 import { stripSrc } from '../model/compare.js';
 import { chooseDataplane, createDataplane } from '../dataplane/index.js';
 import type { DataplaneKind } from '../dataplane/types.js';
-import { HealthEngine } from '../health/engine.js';
+import { HealthEngine, realTime } from '../health/engine.js';
 import { createRunCheck } from '../health/checkers/index.js';
 import { createLogger, type Logger } from './log.js';
 import { DirectorLoop } from './director.js';
@@ -89,14 +89,9 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     refusals = (m) => plane.unsupported(m.virtualServers).map((u) => `${u.vs.src ? `${u.vs.src.file}:${u.vs.src.line}: ` : ''}${u.message}`);
     director = new DirectorLoop(model, { dataplane: dp, log, fullEveryMs: 60_000, balance: o.balance === 'all' ? 'all' : 'master' });
     const d = director;
-    const t0 = performance.now();
     health = new HealthEngine(model, {
       runCheck: createRunCheck({ trackFiles: model.trackFiles }),
-      now: () => Math.round((performance.now() - t0) * 1000),
-      at: (atUs, cb) => {
-        const t = setTimeout(cb, Math.max(0, atUs / 1000 - (performance.now() - t0)));
-        return () => clearTimeout(t);
-      },
+      ...realTime(),
       random: Math.random,
       log,
       onTable: (t) => d.setTable(t),

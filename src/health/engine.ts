@@ -54,6 +54,17 @@ interface Running {
   cancel?: () => void;
 }
 
+/** The engine's clock and timers on real time (the daemon, benchmarks, real-time tests): µs since `t0`. */
+export function realTime(t0 = performance.now()): Pick<HealthDeps, 'now' | 'at'> {
+  return {
+    now: () => Math.round((performance.now() - t0) * 1000),
+    at: (atUs, cb) => {
+      const t = setTimeout(cb, Math.max(0, atUs / 1000 - (performance.now() - t0)));
+      return () => clearTimeout(t);
+    },
+  };
+}
+
 export interface CheckerStatus {
   service: string;
   server: string;

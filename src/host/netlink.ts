@@ -1,16 +1,13 @@
-// The rtnetlink requests host preparation needs beyond src/netlink/rtnetlink.ts,
-// built from its exported encoders and request loop on a socket of our own:
-// links with their kind (IFLA_LINKINFO/IFLA_INFO_KIND: bridge, veth, macvlan …),
-// master and lower device; the IPv4 main routing table; a link set up/down.
-import { addon } from '../native/addon.js';
-import { AF_INET, AF_NETLINK, NETLINK_EXT_ACK, NETLINK_ROUTE, SOCK_RAW, SOL_NETLINK } from '../native/constants.js';
-import { NativeError } from '../native/errors.js';
-import { bytesToIpv4, readI32h, readU16h, readU32h, sockaddrNl, writeI32h } from '../native/sockaddr.js';
+// The rtnetlink requests host preparation needs beyond src/netlink/rtnetlink.ts, sent
+// through its Rtnetlink socket and request loop: links with their kind
+// (IFLA_LINKINFO/IFLA_INFO_KIND: bridge, veth, macvlan …), master and lower device; the
+// IPv4 main routing table; a link set up/down.
+import { AF_INET } from '../native/constants.js';
+import { bytesToIpv4, readI32h, readU16h, readU32h } from '../native/sockaddr.js';
 import {
   decodeLink,
+  Rtnetlink,
   ifinfomsg,
-  netlinkTransaction,
-  nlmsg,
   parseRtattrs,
   RTM_GETLINK,
   RTM_GETROUTE,
@@ -21,7 +18,6 @@ import {
   IFF_UP,
   NLM_F_ACK,
   NLM_F_DUMP,
-  NLM_F_REQUEST,
   RTA_DST,
   RTA_GATEWAY,
   RTA_OIF,
@@ -114,41 +110,14 @@ export function decodeMainRoute(payload: Buffer): RawRoute | undefined {
 }
 
 export class HostNetlink {
-  private seq = Math.floor(Math.random() * 0x7fffffff);
-  private readonly rbuf = Buffer.alloc(65536);
-  private closed = false;
-
-  private constructor(private readonly fd: number) {}
+  private constructor(private readonly rt: Rtnetlink) {}
 
   static open(): HostNetlink {
-    const A = addon();
-    const fd = A.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
-    if (fd < 0) throw new NativeError('socket', fd, '(AF_NETLINK, NETLINK_ROUTE)');
-    const rc = A.bind(fd, sockaddrNl(0, 0));
-    if (rc < 0) {
-      A.close(fd);
-      throw new NativeError('bind', rc, '(netlink)');
-    }
-    const one = Buffer.alloc(4);
-    writeI32h(one, 1, 0);
-    A.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, one);
-    return new HostNetlink(fd);
+    return new HostNetlink(Rtnetlink.open());
   }
 
   private request(what: string, type: number, flags: number, body: Buffer[], onMsg?: (m: NlMsg) => void): void {
-    if (this.closed) throw new NativeError('rtnetlink', -9, '(closed)');
-    const got: NlMsg[] = [];
-    netlinkTransaction(this.fd, this.rbuf, {
-      what,
-      label: 'rtnetlink',
-      build: (seq) => nlmsg(type, flags | NLM_F_REQUEST, seq, body),
-      dump: (flags & NLM_F_DUMP) === NLM_F_DUMP,
-      ack: (flags & NLM_F_ACK) !== 0,
-      nextSeq: () => (this.seq = (this.seq + 1) >>> 0 || 1),
-      onMsg: (m) => void got.push({ ...m, payload: Buffer.from(m.payload) }),
-      onRestart: () => void (got.length = 0),
-    });
-    if (onMsg) for (const m of got) onMsg(m);
+    this.rt.request(what, type, flags, body, onMsg);
   }
 
   links(): RawLink[] {
@@ -175,8 +144,6 @@ export class HostNetlink {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    addon().close(this.fd);
+    this.rt.close();
   }
 }

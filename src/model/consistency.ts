@@ -8,6 +8,7 @@
 // fwmark). Pure: models in, diagnostics out. Messages never include secrets.
 import { plainDiagnostic, type Diagnostic, type Severity } from '../config/diagnostics.js';
 import { canonicalIp } from '../vrrp/addr.js';
+import { hostPort, vsBlock } from './names.js';
 import { AUTH_AH, AUTH_NONE } from '../vrrp/packet.js';
 import { rxContextFromInstance } from '../vrrp/receive.js';
 import type { Checker, Loc, Located, NodeModel, RealServer, VirtualServer, VrrpInstance } from './types.js';
@@ -121,11 +122,6 @@ function or(xs: readonly string[]): string {
 /** Canonical address text, so that 2001:db8::1 equals 2001:0db8:0:0::1. */
 function ip(a: string): string {
   return canonicalIp(a, a.includes(':') ? 6 : 4) ?? a.toLowerCase();
-}
-
-function hostPort(address: string, port: number | undefined): string {
-  const host = address.includes(':') ? `[${address}]` : address;
-  return port === undefined ? host : `${host}:${port}`;
 }
 
 /** Groups items by a value's text, in first-seen order: the variants of a setting across nodes. */
@@ -549,12 +545,6 @@ function vsName(vs: VirtualServer): string {
   const a = vs.address;
   if (a.kind === 'ip') return `${hostPort(a.address, a.port)}/${vs.protocol}`;
   return a.kind === 'fwmark' ? `fwmark ${a.fwmark}` : `group ${a.group}/${vs.protocol}`;
-}
-
-function vsBlock(vs: VirtualServer): string {
-  const a = vs.address;
-  if (a.kind === 'ip') return `virtual_server ${a.address} ${a.port}`;
-  return a.kind === 'fwmark' ? `virtual_server fwmark ${a.fwmark}` : `virtual_server group ${a.group}`;
 }
 
 interface Svc {

@@ -6,6 +6,7 @@
 // ValidateOptions when known. Messages never include secrets (auth_pass).
 import { didYouMean, plainDiagnostic, type Diagnostic, type Severity } from '../config/diagnostics.js';
 import { IPVS_SCHEDULERS, NOTIFY_KEYWORDS, VRRP_DEFAULTS } from './defaults.js';
+import { hostPort, rsBlock, vsBlock, vsName } from './names.js';
 import { shellOnlySyntax } from './script.js';
 import type {
   Checker,
@@ -69,28 +70,6 @@ function related(loc: Loc | undefined, message: string): Finding['related'] {
 
 function instBlock(i: VrrpInstance): string {
   return `vrrp_instance ${i.name}`;
-}
-
-function hostPort(address: string, port: number | undefined): string {
-  const host = address.includes(':') ? `[${address}]` : address;
-  return port === undefined ? host : `${host}:${port}`;
-}
-
-/** "192.168.2.100:80/TCP", "fwmark 1/TCP", "group WEB/TCP". */
-function vsName(vs: VirtualServer): string {
-  const a = vs.address;
-  const where = a.kind === 'ip' ? hostPort(a.address, a.port) : a.kind === 'fwmark' ? `fwmark ${a.fwmark}` : `group ${a.group}`;
-  return `${where}/${vs.protocol}`;
-}
-
-function vsBlock(vs: VirtualServer): string {
-  const a = vs.address;
-  if (a.kind === 'ip') return `virtual_server ${a.address} ${a.port}`;
-  return a.kind === 'fwmark' ? `virtual_server fwmark ${a.fwmark}` : `virtual_server group ${a.group}`;
-}
-
-function rsBlock(rs: RealServer): string {
-  return `real_server ${rs.address}${rs.port === undefined ? '' : ` ${rs.port}`}`;
 }
 
 // Flattened once per model (arrays, not generators: many rules walk them).

@@ -852,8 +852,9 @@ export class Rtnetlink {
   /**
    * Sends one request and reads its answer synchronously (see netlinkTransaction).
    * Messages are handed to onMsg only once the answer is complete and consistent.
+   * Public for requests this class has no method for (src/host/netlink.ts).
    */
-  private request(what: string | (() => string), type: number, flags: number, body: Buffer[], onMsg?: (m: NlMsg) => void): void {
+  request(what: string | (() => string), type: number, flags: number, body: Buffer[], onMsg?: (m: NlMsg) => void): void {
     if (this.closed) throw new NativeError('rtnetlink', -9, '(closed)');
     const collected: NlMsg[] = [];
     netlinkTransaction(this.fd, this.rbuf, {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { loadClusterText } from '../../src/config/cluster/load.js';
 import { createLogger } from '../../src/daemon/log.js';
-import { HealthEngine } from '../../src/health/engine.js';
+import { HealthEngine, realTime } from '../../src/health/engine.js';
 import { createRunCheck } from '../../src/health/checkers/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,16 +72,11 @@ services:
   assert.deepEqual(r.diagnostics.filter((d) => d.severity === 'error'), []);
   const model = r.models.get('n1')!;
   const lines: string[] = [];
-  const t0 = performance.now();
-  const flapper = new Flapper(port, 500);
+    const flapper = new Flapper(port, 500);
   await flapper.start();
   const engine = new HealthEngine(model, {
     runCheck: createRunCheck({}),
-    now: () => Math.round((performance.now() - t0) * 1000),
-    at: (atUs, cb) => {
-      const t = setTimeout(cb, Math.max(0, atUs / 1000 - (performance.now() - t0)));
-      return () => clearTimeout(t);
-    },
+    ...realTime(),
     random: Math.random,
     log: createLogger((l) => void lines.push(l), 'debug'),
     bootstrapUs: 0,

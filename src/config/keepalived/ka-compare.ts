@@ -9,6 +9,7 @@
 // appear: the word after auth_pass is masked, and so is every password found.
 import type { Diagnostic } from '../diagnostics.js';
 import type { Checker, HttpUrl, Loc, Located, NodeModel, RealServer, VirtualServer, VrrpInstance } from '../../model/types.js';
+import { hostPort, rsBlock, vsBlock, vsName } from '../../model/names.js';
 import { passAuthData } from '../../vrrp/packet.js';
 import { divergent, narrateLine, showWords, type KaAction, type KaReading } from './ka-reading.js';
 import type { Stmt } from './parser.js';
@@ -57,25 +58,9 @@ function src(o: Located | undefined, ...fields: string[]): Loc | undefined {
 
 const lineKey = (l: { file: string; line: number }) => `${l.file}\0${l.line}`;
 
-function hostPort(address: string, port: number | undefined): string {
-  const host = address.includes(':') ? `[${address}]` : address;
-  return port === undefined ? host : `${host}:${port}`;
-}
-
-function vsKey(vs: VirtualServer): string {
-  const a = vs.address;
-  const where = a.kind === 'ip' ? hostPort(a.address, a.port) : a.kind === 'fwmark' ? `fwmark ${a.fwmark}` : `group ${a.group}`;
-  return `${where}/${vs.protocol}`;
-}
-
-function vsBlock(vs: VirtualServer): string {
-  const a = vs.address;
-  if (a.kind === 'ip') return `virtual_server ${a.address} ${a.port}`;
-  return a.kind === 'fwmark' ? `virtual_server fwmark ${a.fwmark}` : `virtual_server group ${a.group}`;
-}
+const vsKey = vsName;
 
 const rsKey = (rs: RealServer) => hostPort(rs.address, rs.port);
-const rsBlock = (rs: RealServer) => `real_server ${rs.address}${rs.port === undefined ? '' : ` ${rs.port}`}`;
 
 function statusText(u: HttpUrl): string {
   return u.statusCodes.length === 0 ? '200-299 (the default)' : u.statusCodes.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}-${r.to}`)).join(' ');
