@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # nftables, iproute2, iputils (ping, arping), tcpdump: data planes and network-namespace labs;
 # time: bench RSS; wrk, ethtool: the data-plane throughput bench (requests/s, offloads off);
 # g++, make, python3: node-gyp builds the native addon (headers from nodejs, nodedir=/usr).
-APT_PACKAGES=(keepalived nginx-light haproxy openssl nftables iproute2 iputils-ping iputils-arping tcpdump time wrk ethtool g++ make python3)
+# chromium, python3-prometheus-client: the dashboard e2e (Playwright) and the /metrics parser in test/api.
+APT_PACKAGES=(keepalived nginx-light haproxy openssl nftables iproute2 iputils-ping iputils-arping tcpdump time wrk ethtool g++ make python3 chromium python3-prometheus-client)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,7 @@ import { labDown, labFault, labStatus, labTraffic, labUp } from './lab.js';
 import { canBuildLabs } from '../lab/netns.js';
 import { applyCommand, dataplaneShowCommand, reloadCommand } from './dataplane.js';
 import { runDaemon, RunUsageError } from '../daemon/run.js';
+import { drainCommand, eventsCommand, failoverCommand, keepalivedDumpCommand, statusCommand, weightCommand } from './status.js';
 import { checkCommand, exportCommand, genhashCommand, planCommand, rulesCommand, schemaCommand, validateCommand } from './commands.js';
 import { doctorCommand, realserverCheck, realserverSetup, realserverTeardown } from './host.js';
 
@@ -88,6 +89,11 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .addOption(new Option('--balance <where>', 'master: balance the services of the VRRP instances this node is MASTER of (default); all: on every node (active-active: traffic reaches every node, e.g. by ECMP; DR frames from a real server are never balanced again)').default('master'))
     .option('--keep-dataplane', "leave the data plane's objects in the kernel at exit (default: remove them)")
     .option('--pid-file <file>', 'write the PID here while running (haldir reload uses it)')
+    .option('--api-socket <path>', "the API's unix socket, mode 0600 (default /run/haldir/haldir.sock; none: no socket)")
+    .option('--api-listen <addr:port>', 'also serve the API on TCP (needs --api-token-file)')
+    .option('--api-token-file <file>', 'bearer tokens for the TCP API, one per line: TOKEN or NAME TOKEN (the first also asks the peers)')
+    .option('--dashboard', 'serve the live dashboard at /dashboard/')
+    .option('--peer-api <name=host:port>', "another node's TCP API, for the cluster view (repeatable; default: a cluster file's nodes at --api-listen's port)", (v: string, prev: string[] = []) => [...prev, v])
     .action(async (files: string[], o) => {
       try {
         setCode(await runDaemon(files, o, io));
@@ -186,6 +192,52 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .addOption(new Option('--role <role>', 'auto (director of the chosen node, real server of services listing this host), director or realserver').choices(['auto', 'director', 'realserver']))
     .addOption(jsonOpt())
     .action(async (files: string[], o) => setCode(await doctorCommand(files, o, io)));
+
+  // ---- the running daemon, through its API (src/api) ----
+  const apiOpts = (c: Command): Command =>
+    c
+      .option('--socket <path>', "the daemon's API socket (default /run/haldir/haldir.sock)")
+      .option('--api <url>', 'a TCP API instead, http://HOST:PORT (with --token-file)')
+      .option('--token-file <file>', 'bearer token for --api (the first token in the file)');
+  apiOpts(p.command('status'))
+    .description("the running node: VRRP instances (state, priorities, master, last advert), services and real servers (health, weight, connections, check latency); --cluster: every node")
+    .addOption(jsonOpt())
+    .option('--cluster [file]', "every node: through this daemon's peers, or each node of a cluster FILE at --api-port")
+    .option('--api-port <port>', 'with --cluster FILE: the nodes\' TCP API port (default 9440)')
+    .option('--keepalived <dump>', "keepalived's dumps instead: data, check-data, stats or json (keepalived.json: SIGRTMIN+2 cannot reach a Node process)")
+    .action(async (o) => setCode(o.keepalived !== undefined ? await keepalivedDumpCommand(o.keepalived as string, o, io) : await statusCommand(o, io)));
+  apiOpts(p.command('drain'))
+    .description('drain a real server: weight 0 (no new connections, current ones finish) until undrain')
+    .argument('<server>', 'HOST:PORT (lb3:80, 192.168.2.13:80), or HOST for every port')
+    .option('--service <vip:port>', 'only in this virtual service')
+    .addOption(jsonOpt())
+    .action(async (server: string, o) => setCode(await drainCommand(server, false, o, io)));
+  apiOpts(p.command('undrain'))
+    .description('end a drain: the real server takes new connections at its weight again')
+    .argument('<server>', 'HOST:PORT, or HOST for every port')
+    .option('--service <vip:port>', 'only in this virtual service')
+    .addOption(jsonOpt())
+    .action(async (server: string, o) => setCode(await drainCommand(server, true, o, io)));
+  apiOpts(p.command('weight'))
+    .description("set a real server's weight while it is healthy (until --reset or restart)")
+    .argument('<server>', 'HOST:PORT, or HOST for every port')
+    .argument('[weight]', 'the new weight, a whole number')
+    .option('--reset', 'back to the configured weight')
+    .option('--service <vip:port>', 'only in this virtual service')
+    .addOption(jsonOpt())
+    .action(async (server: string, weight: string | undefined, o) => setCode(await weightCommand(server, weight, o, io)));
+  apiOpts(p.command('failover'))
+    .description('planned failover: this MASTER resigns (priority-0 advert) so the next-highest node takes over at once; it stays BACKUP until --resume')
+    .option('--instance <name>', 'only this VRRP instance (repeatable; its sync group moves with it)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--resume', 'end the resignation: preempt again')
+    .addOption(jsonOpt())
+    .action(async (o) => setCode(await failoverCommand(o, io)));
+  apiOpts(p.command('events'))
+    .description('follow the event stream: VRRP transitions, real servers up/down/drain/weight, reloads, drift repairs (Ctrl-C ends)')
+    .option('--backlog <n>', 'first print the last N events (default 10)')
+    .option('--count <n>', 'exit after N events')
+    .addOption(jsonOpt())
+    .action(async (o) => setCode(await eventsCommand(o, io)));
 
   p.command('rules')
     .description('list the semantic checks validate runs, with their codes and severities')

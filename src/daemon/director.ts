@@ -8,7 +8,7 @@
 import { canonicalIp } from '../vrrp/addr.js';
 import type { Logger } from './log.js';
 import type { NodeModel } from '../model/types.js';
-import type { Dataplane, DesiredService } from '../dataplane/types.js';
+import type { Dataplane, DesiredService, ReconcileReport } from '../dataplane/types.js';
 
 /** VIP (canonical) → the instance that carries it. */
 export function vipOwners(model: NodeModel): Map<string, string> {
@@ -55,10 +55,14 @@ export interface DirectorOptions {
    * are served locally, never balanced again (nftables/render.ts ingressChain).
    */
   balance?: 'master' | 'all';
+  /** Each reconcile's report (the API's metrics and drift events). */
+  onReconcile?: (r: ReconcileReport, full: boolean) => void;
 }
 
 export class DirectorLoop {
   private table: DesiredService[] = [];
+  /** Operator overrides (drain, weight; src/api/overrides.ts) applied on top of health's table. */
+  private overrides: (t: DesiredService[]) => DesiredService[] = (t) => t;
   /**
    * No reconcile before health's first table: an empty table would remove every service
    * a previous run left in the kernel — the gap a restart after a crash must not have.
@@ -100,6 +104,11 @@ export class DirectorLoop {
     this.kick('cached');
   }
 
+  setOverrides(apply: (t: DesiredService[]) => DesiredService[]): void {
+    this.overrides = apply;
+    this.kick('cached');
+  }
+
   setState(instance: string, state: string, formerMaster?: string): void {
     if (formerMaster) {
       // The master fell silent: a director that is also a real server is dead, not slow.
@@ -128,11 +137,12 @@ export class DirectorLoop {
     while (this.pending && !this.closed) {
       const full = this.pending === 'full';
       this.pending = undefined;
-      const desired = activeTable(this.table, this.owners, this.states, this.suspect);
+      const desired = activeTable(this.overrides(this.table), this.owners, this.states, this.suspect);
       try {
         const r = await this.o.dataplane.reconcile(desired, { full });
         this.counts.ok++;
         this.counts.changes += r.changes.length;
+        this.o.onReconcile?.(r, full);
         this.lastError = undefined;
         if (r.changes.length) this.o.log.info('data plane updated', { changes: r.changes.length, services: desired.length, ms: r.ms.toFixed(1), ...(r.note ? { note: r.note } : {}) });
         for (const c of r.changes.slice(0, 20)) this.o.log.info(`  ${c.op} ${c.object}`, c.detail ? { detail: c.detail } : {});

@@ -2,7 +2,9 @@
 // (in its own thread), the health checks, and a data plane that follows both
 // (director.ts). SIGHUP reloads: a bad file is refused and the running configuration
 // keeps serving; a good one is applied as a diff (health state of unchanged checkers
-// kept, only changed services reprogrammed). SIGUSR2 prints a status line.
+// kept, only changed services reprogrammed). SIGUSR2 prints a status line. The API
+// (src/api: status, metrics, events, actions, dashboard) sees every part from the start;
+// SIGUSR1/SIGUSR2 also write keepalived's data/stats dumps.
 // Exit codes: 0 stopped by a signal, 1 bad configuration or a part failed, 2 usage.
 import { Worker } from 'node:worker_threads';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -19,8 +21,10 @@ import { createRunCheck } from '../health/checkers/index.js';
 import { createLogger, type Logger } from './log.js';
 import { DirectorLoop } from './director.js';
 import { SdNotify } from './sd-notify.js';
+import { ApiUsageError, checkApiOptions, NodeApi, type ApiOptions } from '../api/node-api.js';
+import type { Dataplane } from '../dataplane/types.js';
 
-export interface RunOptions {
+export interface RunOptions extends ApiOptions {
   node?: string;
   configId?: string;
   vrrpOnly?: boolean;
@@ -53,12 +57,21 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     kind = o.dataplane;
   }
   if (o.balance !== undefined && o.balance !== 'master' && o.balance !== 'all') throw new RunUsageError(`--balance must be master or all, not "${o.balance}"`);
+  try {
+    checkApiOptions(o);
+  } catch (e) {
+    if (e instanceof ApiUsageError) throw new RunUsageError(e.message);
+    throw e;
+  }
   let model = loadModel(files, o, io);
   if (!model) {
     io.err('haldir: not started: the configuration has errors\n');
     return 1;
   }
   const log = createLogger((l) => io.out(l));
+  let apiPlane: Dataplane | undefined;
+  let reloadFn: (by: string) => boolean = () => false;
+  const api = new NodeApi({ log, files, model: () => model!, health: () => health, director: () => director, dataplane: () => apiPlane, reload: (by) => reloadFn(by) });
   const balancing = !o.vrrpOnly && model.virtualServers.length > 0;
   if (model.vrrpInstances.length === 0 && !balancing) {
     io.err(`haldir: nothing to run: this node has no vrrp_instance${o.vrrpOnly ? '' : ' and no virtual_server'}\n`);
@@ -87,15 +100,26 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     log.info('data plane', { kind: choice.kind, why: choice.why });
     const plane = dp;
     refusals = (m) => plane.unsupported(m.virtualServers).map((u) => `${u.vs.src ? `${u.vs.src.file}:${u.vs.src.line}: ` : ''}${u.message}`);
-    director = new DirectorLoop(model, { dataplane: dp, log, fullEveryMs: 60_000, balance: o.balance === 'all' ? 'all' : 'master' });
+    director = new DirectorLoop(model, { dataplane: dp, log, fullEveryMs: 60_000, balance: o.balance === 'all' ? 'all' : 'master', onReconcile: (r, full) => api.onReconcile(r, full) });
+    api.attachDirector(director);
+    apiPlane = dp;
     const d = director;
     health = new HealthEngine(model, {
-      runCheck: createRunCheck({ trackFiles: model.trackFiles }),
+      runCheck: api.timeChecks(createRunCheck({ trackFiles: model.trackFiles })),
       ...realTime(),
       random: Math.random,
       log,
       onTable: (t) => d.setTable(t),
+      onFifo: (l) => api.onFifo(l),
     });
+  }
+  try {
+    await api.start(o);
+  } catch (e) {
+    io.err(`haldir: not started: ${(e as Error).message}\n`);
+    await api.close();
+    await director?.close({ flush: false });
+    return 1;
   }
 
   // ---- VRRP, in its own thread (src/vrrp/worker.ts): main-thread stalls cannot delay it ----
@@ -103,8 +127,10 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
   if (model.vrrpInstances.length) {
     const w = new Worker(new URL('../vrrp/worker.js', import.meta.url), { workerData: { model } });
     worker = w;
+    api.attachWorker(w);
     const started = await new Promise<FromWorker>((resolve) => {
       w.on('message', (m: FromWorker) => {
+        if (api.onWorker(m)) return; // an answer to the API
         if (m.type === 'log') io.out(m.line);
         // One line starting `{"status"` (tools and tests read it): VRRP's, plus the data plane's counters.
         else if (m.type === 'status') io.out(JSON.stringify({ ...(m.status as object), ...(director ? { dataplane: { ...director.counts, lastError: director.lastError } } : {}) }) + '\n');
@@ -116,6 +142,7 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     if (started.type === 'fatal') {
       io.err(`haldir: cannot start VRRP: ${started.message}\n`);
       await w.terminate();
+      await api.close();
       await director?.close({ flush: false });
       return 1;
     }
@@ -152,6 +179,7 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
       resolve(code);
     };
     const stopRest = async (): Promise<void> => {
+      await api.close();
       await health?.stop();
       await director?.close({ flush: !o.keepDataplane });
     };
@@ -174,15 +202,20 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
       });
       worker.postMessage({ type: 'stop' } satisfies ToWorker);
     };
-    const reload = (): void => {
+    const reload = (by = 'SIGHUP'): boolean => {
       sd?.send('RELOADING=1', `MONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`);
+      let applied = false;
       reloadConfig(files, o, io, log, model!, refusals, (m) => {
         model = m;
         health?.reload(m);
         director?.setModel(m);
+        applied = true;
       });
       sd?.send('READY=1');
+      api.reloaded(applied, by);
+      return applied;
     };
+    reloadFn = reload;
     const status = (): void => {
       if (worker) worker.postMessage({ type: 'status' } satisfies ToWorker);
       else io.out(JSON.stringify({ status: [], ...(director ? { dataplane: { ...director.counts, lastError: director.lastError } } : {}) }) + '\n');
@@ -190,8 +223,15 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     const handlers: [NodeJS.Signals, () => void][] = [
       ['SIGTERM', () => stop('SIGTERM')],
       ['SIGINT', () => stop('SIGINT')],
-      ['SIGUSR2', status],
-      ['SIGHUP', reload],
+      ['SIGUSR1', () => void api.dumpData()],
+      [
+        'SIGUSR2',
+        () => {
+          status();
+          void api.dumpStats();
+        },
+      ],
+      ['SIGHUP', () => reload()],
     ];
     for (const [s, h] of handlers) process.on(s, h);
     // The VRRP thread dying is fatal: exit non-zero so a supervisor (systemd) restarts haldir,

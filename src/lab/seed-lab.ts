@@ -8,8 +8,11 @@
 // node whose upstream is gone leaves the rotation. Every node carries the VIP on lo with
 // arp_ignore/arp_announce, as DR real servers must; the master also has it on eth0 via
 // VRRP. Only the master balances, so a node that receives a frame the master forwarded
-// serves it locally and never forwards it again.
+// serves it locally and never forwards it again. Each daemon serves its API (src/api) on
+// its own unix socket (SeedLab.apiSocket) and at NODE_IP:9440 with the lab's token, knows
+// the others as peers, and serves the dashboard.
 import { execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,9 +42,13 @@ export class SeedLab {
   readonly dir = mkdtempSync(join(tmpdir(), 'haldir-seed-'));
   readonly nodes: SeedNode[] = [];
   private readonly upstreams = new Map<string, ChildProcess>();
+  /** The daemons' TCP API token (file: apiTokenFile, mode 0600). */
+  readonly apiToken = randomBytes(24).toString('hex');
+  readonly apiTokenFile = join(this.dir, 'api-token');
 
   constructor(progress: (s: string) => void = () => {}) {
     chmodSync(this.dir, 0o755);
+    writeFileSync(this.apiTokenFile, `lab ${this.apiToken}\n`, { mode: 0o600 });
     try {
       this.lab.addHost('client', { ip: '192.168.2.10/24', mac: '02:92:00:00:00:10' });
       // One self-signed certificate for every node's :443.
@@ -138,7 +145,9 @@ export class SeedLab {
   /** `haldir run examples/seed/lbN.conf --dataplane nftables` in the node's namespace. */
   startDaemon(name: string): void {
     const n = this.node(name);
-    const p = this.lab.spawn(name, process.execPath, [HALDIR, 'run', join(SEED_DIR, `${name}.conf`), '--dataplane', 'nftables']);
+    mkdirSync(join(this.dir, name), { recursive: true });
+    const api = ['--api-socket', this.apiSocket(name), '--api-listen', `${n.ip}:9440`, '--api-token-file', this.apiTokenFile, '--dashboard', ...this.nodes.flatMap((p) => ['--peer-api', `${p.name}=${p.ip}:9440`])];
+    const p = this.lab.spawn(name, process.execPath, [HALDIR, 'run', join(SEED_DIR, `${name}.conf`), '--dataplane', 'nftables', ...api]);
     p.stdout!.on('data', (b: Buffer) => n.log.push(b.toString()));
     p.stderr!.on('data', (b: Buffer) => n.log.push(b.toString()));
     n.daemon = p;
@@ -161,6 +170,11 @@ export class SeedLab {
     p.stdout!.on('data', (b: Buffer) => n.log.push(b.toString()));
     p.stderr!.on('data', (b: Buffer) => n.log.push(b.toString()));
     n.daemon = p;
+  }
+
+  /** A node's API socket (the file system is shared: each node has its own). */
+  apiSocket(name: string): string {
+    return join(this.dir, name, 'haldir.sock');
   }
 
   async stopDaemon(name: string): Promise<void> {

@@ -59,6 +59,12 @@ export interface VrrpFsmState {
   /** Reason the next MASTER transition would report, and the last one's (RFC 6527). */
   readonly nextMasterReason: MasterReason;
   readonly masterReason: MasterReason;
+  /**
+   * haldir planned failover: this router resigned mastership and, as BACKUP, accepts a
+   * lower-priority master instead of preempting it back. Cleared by `resume` and on
+   * becoming MASTER (the master it handed over to fell silent).
+   */
+  readonly resigned?: boolean;
 }
 
 export type VrrpEvent =
@@ -77,7 +83,11 @@ export type VrrpEvent =
   /** New tracked priority (base + weights); clamped to 1–254, ignored for the owner. */
   | { type: 'priorityChange'; effective: number }
   /** A vrrp_sync_group member moved: the others follow (keepalived vrrp_sync.c). */
-  | { type: 'sync'; state: 'MASTER' | 'BACKUP' };
+  | { type: 'sync'; state: 'MASTER' | 'BACKUP' }
+  /** Operator's planned failover: a MASTER sends priority 0 and steps down to BACKUP; see `resigned`. */
+  | { type: 'resign' }
+  /** Ends a resignation: preemption applies again. */
+  | { type: 'resume' };
 
 export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
 
@@ -195,6 +205,7 @@ function toMaster(s: VrrpFsmState, now: number, pre: VrrpAction[] = []): StepRes
   n.masterAdverIntCs = s.cfg.advertIntCs;
   n.nextAdvertAt = now + usOfCs(s.cfg.advertIntCs);
   n.masterReason = s.nextMasterReason;
+  delete n.resigned;
   return {
     state: n,
     actions: [
@@ -248,6 +259,11 @@ export function step(s: VrrpFsmState, ev: VrrpEvent, now: number): StepResult {
       return onFault(s, ev.on, now);
     case 'priorityChange':
       return onPriority(s, ev.effective);
+    case 'resign':
+      return onResign(s, now);
+    case 'resume':
+      if (!s.resigned) return same(s);
+      return { state: leaveResigned(s), actions: [{ type: 'log', level: 'info', message: 'resignation ended: preempting again' }] };
     case 'sync':
       // Sync group members move together: a BACKUP follows a member to MASTER, a MASTER follows one back.
       if (ev.state === 'MASTER' && s.state === 'BACKUP') return toMaster({ ...s, nextMasterReason: 'preempted' }, now);
@@ -305,7 +321,7 @@ function backupRx(s: VrrpFsmState, ev: { priority: number; intervalCs: number; s
   }
   const ours = s.effectivePriority;
   const delayRunning = s.cfg.preemptDelayUs > 0 && (s.preemptAt === undefined || s.preemptAt > now);
-  if (s.cfg.nopreempt || ev.priority >= ours || delayRunning) {
+  if (s.cfg.nopreempt || s.resigned || ev.priority >= ours || delayRunning) {
     // Accept this master: v3 adopts its interval (RFC 5798 §6.4.2), reset the Master_Down_Timer.
     const n: Mutable<VrrpFsmState> = { ...s, masterAddr: ev.src, masterPriority: ev.priority, nextMasterReason: 'masterNoResponse' };
     if (s.cfg.version === 3 && ev.intervalCs > 0) n.masterAdverIntCs = ev.intervalCs;
@@ -352,6 +368,27 @@ function masterRx(s: VrrpFsmState, ev: { priority: number; intervalCs: number; s
   if (!s.cfg.lowerPrioNoAdvert) actions.push(advert());
   actions.push({ type: 'masterRxLowerPri', priority: ev.priority, src: ev.src });
   return { state: s.cfg.lowerPrioNoAdvert ? s : rearmed, actions };
+}
+
+/**
+ * Planned failover (haldir; keepalived has none). A MASTER leaves as at Shutdown — a
+ * priority-0 advert (RFC 5798 §6.4.3), so the backups take over after Skew_Time, the
+ * highest first (§6.4.2) — but stays in the protocol as a resigned BACKUP: it accepts
+ * the lower-priority master rather than preempt it back, and still takes over if that
+ * master falls silent (Master_Down_Timer). A BACKUP just stops preempting.
+ */
+function onResign(s: VrrpFsmState, now: number): StepResult {
+  if (s.state === 'MASTER') {
+    return toBackup({ ...s, resigned: true }, now, [{ type: 'sendAdvert', priority: PRIO_STOP, intervalCs: s.cfg.advertIntCs }, { type: 'leaveMaster' }]);
+  }
+  if (s.state === 'BACKUP' && !s.resigned) return { state: { ...s, resigned: true }, actions: [] };
+  return same(s);
+}
+
+function leaveResigned(s: VrrpFsmState): VrrpFsmState {
+  const n: Mutable<VrrpFsmState> = { ...s };
+  delete n.resigned;
+  return n;
 }
 
 /** keepalived stop: a master sends priority 0 (RFC 5798 §6.4.3 Shutdown) and removes its VIPs. */

@@ -82,6 +82,10 @@ export interface InstanceStatus {
   basePriority: number;
   effectivePriority: number;
   masterAddress?: string;
+  /** Milliseconds since the last advert this instance accepted (none yet: absent). */
+  lastAdvertAgeMs?: number;
+  /** Resigned by a planned failover: a BACKUP that does not preempt (see fsm.ts `resigned`). */
+  resigned?: boolean;
   vips: string[];
   stats: VrrpStats;
 }
@@ -112,6 +116,8 @@ interface Inst {
   started: boolean;
   cancelStartup?: () => void;
   lastLog: Map<string, number>;
+  /** When the last accepted advert arrived (µs, io clock). */
+  lastAdvertAt?: number;
 }
 
 const US = 1_000_000;
@@ -138,6 +144,8 @@ export class VrrpRuntime {
   /** Packets for a VRID no instance here has (RFC 6527 vrrpv3RouterVrIdErrors). */
   unknownVrid = 0;
   private stopped = false;
+  /** A planned failover is resigning instances: sync-group members are resigned, not moved. */
+  private resigning = false;
 
   constructor(
     private readonly model: NodeModel,
@@ -212,6 +220,7 @@ export class VrrpRuntime {
       return;
     }
     const r = onPacket(inst.fsm, inst.ctx, raw, meta, this.io.now());
+    if (r.rx.accept) inst.lastAdvertAt = this.io.now();
     this.apply(inst, r.state, r.actions, r.stats);
     if (!r.rx.accept && r.rx.reason && r.rx.reason !== 'notListening') {
       this.rateLog(inst, `drop:${r.rx.reason}`, `${inst.cfg.name}: dropped advert from ${meta.src}: ${r.rx.reason}${r.rx.detail ? ` (${r.rx.detail})` : ''}`);
@@ -353,7 +362,7 @@ export class VrrpRuntime {
 
   private followers(inst: Inst, before: string, after: string): void {
     const g = inst.group;
-    if (!g) return;
+    if (!g || this.resigning) return;
     const members = this.insts.filter((o) => o !== inst && o.group === g);
     if (after === 'MASTER') for (const o of members) this.event(o, { type: 'sync', state: 'MASTER' });
     else if (before === 'MASTER' && after === 'BACKUP') for (const o of members) this.event(o, { type: 'sync', state: 'BACKUP' });
@@ -507,10 +516,40 @@ export class VrrpRuntime {
       vrid: i.cfg.vrid,
       basePriority: i.cfg.priority,
       effectivePriority: i.fsm.effectivePriority,
-      ...(i.fsm.masterAddr ? { masterAddress: i.fsm.state === 'MASTER' ? i.src : i.fsm.masterAddr } : {}),
+      // A MASTER is its own master (also before it ever heard another); a BACKUP knows the master from adverts.
+      ...(i.fsm.state === 'MASTER' ? { masterAddress: i.src } : i.fsm.masterAddr ? { masterAddress: i.fsm.masterAddr } : {}),
       vips: i.cfg.vips.map((v) => `${v.address}/${v.prefix}`),
       stats: i.stats,
+      ...(i.lastAdvertAt !== undefined ? { lastAdvertAgeMs: Math.round((this.io.now() - i.lastAdvertAt) / 1000) } : {}),
+      ...(i.fsm.resigned ? { resigned: true } : {}),
     }));
+  }
+
+  /**
+   * Planned failover: the named instances (default: all), with their sync groups, resign —
+   * a MASTER sends priority 0 and becomes a BACKUP that does not preempt (fsm.ts onResign).
+   * `resume` ends it. Returns each instance's state before and after.
+   */
+  resign(names?: string[]): { instance: string; before: string; after: string; resigned: boolean }[] {
+    return this.operate(names, 'resign');
+  }
+
+  resume(names?: string[]): { instance: string; before: string; after: string; resigned: boolean }[] {
+    return this.operate(names, 'resume');
+  }
+
+  private operate(names: string[] | undefined, type: 'resign' | 'resume'): { instance: string; before: string; after: string; resigned: boolean }[] {
+    if (this.stopped) return [];
+    const named = names?.length ? this.insts.filter((i) => names.includes(i.cfg.name)) : this.insts;
+    const targets = this.insts.filter((i) => named.includes(i) || (i.group !== undefined && named.some((n) => n.group === i.group)));
+    const before = new Map(targets.map((i) => [i, i.fsm.state]));
+    this.resigning = type === 'resign';
+    try {
+      for (const i of targets) this.event(i, { type });
+    } finally {
+      this.resigning = false;
+    }
+    return targets.map((i) => ({ instance: i.cfg.name, before: before.get(i)!, after: i.fsm.state, resigned: i.fsm.resigned === true }));
   }
 
   /** The smallest skew of any instance (µs): the margin event-loop lateness must stay under. */

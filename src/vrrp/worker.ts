@@ -1,8 +1,9 @@
 // The VRRP runtime in its own thread: its timers and sockets run on the
 // worker's event loop, so a stall of the main thread (a large reload, a burst
 // of health checks) cannot delay adverts or takeovers. Measured in
-// bench/timer-isolation.ts. Messages: in 'status' | 'stop'; out log lines,
-// 'started', 'state' (an instance's new state), 'status', 'stopped', 'fatal'.
+// bench/timer-isolation.ts. Messages: in 'status' | 'stop' | 'resign' | 'resume' (planned
+// failover); out log lines, 'started', 'state' (an instance's new state), 'status',
+// 'resigned' (the answer to resign/resume), 'stopped', 'fatal'.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../daemon/log.js';
 import { LagMonitor } from '../daemon/lag.js';
@@ -11,12 +12,13 @@ import { LinuxVrrpIo } from './io-linux.js';
 import { Notifier } from './notify.js';
 import { VrrpRuntime } from './runtime.js';
 
-export type ToWorker = { type: 'status' } | { type: 'stop' };
+export type ToWorker = { type: 'status' } | { type: 'stop' } | { type: 'resign' | 'resume'; id: number; instances?: string[] };
 export type FromWorker =
   | { type: 'log'; line: string }
   | { type: 'started'; minSkewUs: number }
   | { type: 'status'; status: unknown }
   | { type: 'stopped' }
+  | { type: 'resigned'; id: number; result: { instance: string; before: string; after: string; resigned: boolean }[] }
   | { type: 'state'; instance: string; state: string; reason?: string; formerMaster?: string }
   | { type: 'fatal'; message: string };
 
@@ -37,6 +39,7 @@ try {
   send({ type: 'started', minSkewUs: rt.minSkewUs() });
   port.on('message', (m: ToWorker) => {
     if (m.type === 'status') send({ type: 'status', status: { status: rt.status(), unknownVrid: rt.unknownVrid, vrrpThreadLagMs: lag.stats() } });
+    else if (m.type === 'resign' || m.type === 'resume') send({ type: 'resigned', id: m.id, result: m.type === 'resign' ? rt.resign(m.instances) : rt.resume(m.instances) });
     else if (m.type === 'stop') {
       void (async () => {
         await rt.stop();
