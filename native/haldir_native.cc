@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <net/if.h>
 #include <sys/socket.h>
@@ -143,6 +144,45 @@ Napi::Value IfNameToIndex(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), idx == 0 ? -errno : static_cast<double>(idx));
 }
 
+// Real-time signals: Node cannot handle them and their default action kills the process
+// (keepalived's scripts send SIGRTMIN+2 for its JSON dump). rtSignalPipe(offset) installs
+// a handler for SIGRTMIN+offset that writes one byte to a socket pair and returns the
+// non-blocking reading end (or -errno): JS polls it with a Poller. write(2) is
+// async-signal-safe; errno is saved for the interrupted code. Only real-time signals, so
+// libuv's own handlers for the ordinary ones are never touched.
+int g_rt_pipe[2][64];
+
+void OnRtSignal(int signo) {
+  int saved = errno;
+  int off = signo - SIGRTMIN;
+  if (off >= 0 && off < 64 && g_rt_pipe[1][off] > 0) {
+    unsigned char b = static_cast<unsigned char>(off);
+    ssize_t rc = write(g_rt_pipe[1][off], &b, 1);
+    (void)rc;  // a full pipe already has a wake-up pending
+  }
+  errno = saved;
+}
+
+Napi::Value RtSignalPipe(const Napi::CallbackInfo& info) {
+  if (!Ints(info, 1)) return TypeError(info.Env(), "rtSignalPipe(offset)");
+  int off = Int(info, 0);
+  int signo = SIGRTMIN + off;
+  if (off < 0 || off >= 64 || signo > SIGRTMAX) return Napi::Number::New(info.Env(), -EINVAL);
+  if (g_rt_pipe[0][off] > 0) return Napi::Number::New(info.Env(), g_rt_pipe[0][off]);
+  int fds[2];
+  // A datagram socket pair rather than a pipe: JS drains it with recvmsg like any socket.
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) return Napi::Number::New(info.Env(), -errno);
+  g_rt_pipe[0][off] = fds[0];
+  g_rt_pipe[1][off] = fds[1];
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = OnRtSignal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(signo, &sa, nullptr) < 0) return Napi::Number::New(info.Env(), -errno);
+  return Napi::Number::New(info.Env(), fds[0]);
+}
+
 // Poller: a uv_poll_t on an fd, calling callback(status, events) on the loop
 // thread. The handle is heap-allocated and freed in uv_close's callback, so it
 // outlives the JS object if that is collected first. While started, the
@@ -250,6 +290,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recvmsg", Napi::Function::New<RecvMsg>(env, "recvmsg"));
   exports.Set("close", Napi::Function::New<Close>(env, "close"));
   exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));
+  exports.Set("rtSignalPipe", Napi::Function::New<RtSignalPipe>(env, "rtSignalPipe"));
   exports.Set("Poller", Poller::Init(env));
   return exports;
 }

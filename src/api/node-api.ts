@@ -356,6 +356,17 @@ export class NodeApi implements ApiHandlers {
     }
   }
 
+  /** SIGRTMIN+2 (keepalived's SIGJSON, handled through the addon: src/daemon/rt-signal.ts): keepalived.json. */
+  async dumpJson(): Promise<void> {
+    const s = await this.status();
+    try {
+      const f = writeDump('keepalived.json', JSON.stringify(keepalivedJson(this.d.model(), s)));
+      this.d.log.info(`Printing json data for process(${process.pid}) on signal`, { file: f });
+    } catch (e) {
+      this.d.log.error('cannot write the keepalived JSON dump', { error: (e as Error).message });
+    }
+  }
+
   /** SIGUSR2: keepalived.stats. */
   async dumpStats(): Promise<void> {
     const s = await this.status();

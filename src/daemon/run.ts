@@ -21,6 +21,7 @@ import { createRunCheck } from '../health/checkers/index.js';
 import { createLogger, type Logger } from './log.js';
 import { DirectorLoop } from './director.js';
 import { SdNotify } from './sd-notify.js';
+import { onRtSignal } from './rt-signal.js';
 import { ApiUsageError, checkApiOptions, NodeApi, type ApiOptions } from '../api/node-api.js';
 import type { Dataplane } from '../dataplane/types.js';
 
@@ -174,6 +175,7 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     let stopping = false;
     const finish = (code: number): void => {
       for (const [s, h] of handlers) process.off(s, h);
+      stopRt();
       sd?.close();
       if (o.pidFile) rmSync(o.pidFile, { force: true });
       resolve(code);
@@ -234,6 +236,14 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
       ['SIGHUP', () => reload()],
     ];
     for (const [s, h] of handlers) process.on(s, h);
+    // keepalived's SIGJSON (SIGRTMIN+2): Node cannot handle real-time signals and their
+    // default would kill haldir; the addon turns it into an event (rt-signal.ts).
+    let stopRt: () => void = () => {};
+    try {
+      stopRt = onRtSignal(2, () => void api.dumpJson());
+    } catch (e) {
+      log.warn('SIGRTMIN+2 (keepalived JSON dump) not handled: sending it would stop haldir', { error: (e as Error).message });
+    }
     // The VRRP thread dying is fatal: exit non-zero so a supervisor (systemd) restarts haldir,
     // rather than run on without VRRP and hold or miss the addresses silently.
     worker?.on('error', (e) => log.error(`VRRP thread failed: ${e.stack ?? e.message}`, {}));

@@ -46,6 +46,11 @@ export interface NativeAddon {
   close(fd: number): number;
   /** Interface index or -errno (-ENODEV). */
   ifNameToIndex(name: string): number;
+  /**
+   * Handles SIGRTMIN+offset (Node cannot; its default kills the process): each arrival
+   * writes a byte to a socket pair whose non-blocking reading end is returned (poll it, drain with recvmsg), or -errno.
+   */
+  rtSignalPipe(offset: number): number;
   Poller: NativePollerConstructor;
 }
 

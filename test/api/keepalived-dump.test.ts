@@ -1,7 +1,7 @@
 // keepalived-compatible dumps. Without root: the formats against what keepalived 2.2.7
 // wrote for the same instance (captured below). As root: keepalived 2.2.7 and haldir
 // run the same vrrp_instance side by side in network namespaces, each gets SIGUSR1 and
-// SIGUSR2 (keepalived also SIGRTMIN+2) with its own $TMPDIR, and the files are
+// SIGUSR2 and SIGRTMIN+2 with its own $TMPDIR, and the files are
 // compared: the stats line for line, the JSON key for key, the data dump's instance
 // block field by field for every field haldir writes.
 import assert from 'node:assert/strict';
@@ -145,8 +145,8 @@ describe('keepalived dumps: haldir beside keepalived 2.2.7', { skip }, () => {
     const kaVrrp = Number(readFileSync(join(dir, 'ka-vrrp.pid'), 'utf8'));
     // SIGRTMIN+2: glibc's SIGRTMIN is 34 (the kernel's 32 plus two it keeps).
     for (const sig of ['SIGUSR1', 'SIGUSR2', 36] as const) process.kill(kaVrrp, sig);
-    for (const sig of ['SIGUSR1', 'SIGUSR2'] as const) process.kill(hd.pid!, sig);
-    const want = [join(dir, 'ka', 'keepalived.data'), join(dir, 'ka', 'keepalived.stats'), join(dir, 'ka', 'keepalived.json'), join(dir, 'hd', 'keepalived.data'), join(dir, 'hd', 'keepalived.stats')];
+    for (const sig of ['SIGUSR1', 'SIGUSR2', 36] as const) process.kill(hd.pid!, sig);
+    const want = [join(dir, 'ka', 'keepalived.data'), join(dir, 'ka', 'keepalived.stats'), join(dir, 'ka', 'keepalived.json'), join(dir, 'hd', 'keepalived.data'), join(dir, 'hd', 'keepalived.stats'), join(dir, 'hd', 'keepalived.json')];
     while (!want.every((f) => existsSync(f))) {
       if (Date.now() - t0 > 20000) throw new Error(`dumps missing: ${want.filter((f) => !existsSync(f)).join(', ')}\n${out.join('')}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -161,8 +161,10 @@ describe('keepalived dumps: haldir beside keepalived 2.2.7', { skip }, () => {
 
   const read = (who: string, f: string): string => readFileSync(join(dir, who, f), 'utf8');
 
-  it('both files on the signals, mode 0600, in $TMPDIR', () => {
-    for (const f of ['keepalived.data', 'keepalived.stats']) assert.equal(statSync(join(dir, 'hd', f)).mode & 0o777, 0o600, f);
+  it('the files on the signals, mode 0600, in $TMPDIR; SIGRTMIN+2 writes keepalived.json and haldir lives on', () => {
+    for (const f of ['keepalived.data', 'keepalived.stats', 'keepalived.json']) assert.equal(statSync(join(dir, 'hd', f)).mode & 0o777, 0o600, f);
+    assert.equal(procs[1]!.exitCode, null, 'haldir still running after SIGRTMIN+2');
+    assert.equal(procs[1]!.signalCode, null);
     assert.ok(!existsSync(join(dir, 'hd', 'keepalived_check.data')), 'no virtual_server: no checker dump');
   });
 
@@ -174,6 +176,8 @@ describe('keepalived dumps: haldir beside keepalived 2.2.7', { skip }, () => {
   it('keepalived.json (haldir: GET /api/v1/keepalived/json): the same keys and types; the same values for what the configuration decides', async () => {
     const ka = JSON.parse(read('ka', 'keepalived.json')) as { data: Record<string, unknown>; stats: Record<string, unknown> }[];
     const hd = await call<typeof ka>({ socket: join(dir, 'hd.sock') }, 'GET', '/api/v1/keepalived/json');
+    const hdFile = JSON.parse(read('hd', 'keepalived.json')) as typeof ka;
+    assert.deepEqual(Object.keys(hdFile[0]!.data).sort(), Object.keys(ka[0]!.data).sort(), 'the SIGRTMIN+2 file has the same keys');
     assert.deepEqual(Object.keys(hd[0]!.data).sort(), Object.keys(ka[0]!.data).sort());
     assert.deepEqual(Object.keys(hd[0]!.stats), Object.keys(ka[0]!.stats));
     for (const [k, v] of Object.entries(ka[0]!.data)) assert.equal(typeof hd[0]!.data[k], typeof v, `type of ${k}`);
