@@ -7,6 +7,7 @@ import { runHealthScale } from './health-scale.js';
 import { formatDpReconcile, runDpReconcile } from './dp-reconcile.js';
 import { runThroughput } from './dp-throughput.js';
 import { runSeedDirector } from './seed-director.js';
+import { formatIpvsReconcile, runIpvsReconcile } from './ipvs-reconcile.js';
 
 const BENCHES: Record<string, () => string | Promise<string>> = {
   config: () => formatConfigScale(runConfigScale(Number(process.env['BENCH_RUNS'] ?? 5))),
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => string | Promise<string>> = {
   reconcile: () => formatDpReconcile(runDpReconcile()),
   throughput: () => runThroughput(),
   director: () => runSeedDirector(),
+  'ipvs-reconcile': async () => formatIpvsReconcile(await runIpvsReconcile()),
 };
 
 const wanted = process.argv.slice(2);

@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # time: bench RSS; wrk, ethtool: the data-plane throughput bench (requests/s, offloads off);
 # g++, make, python3: node-gyp builds the native addon (headers from nodejs, nodedir=/usr).
 # chromium, python3-prometheus-client: the dashboard e2e (Playwright) and the /metrics parser in test/api.
-APT_PACKAGES=(keepalived nginx-light haproxy openssl nftables iproute2 iputils-ping iputils-arping tcpdump time wrk ethtool g++ make python3 chromium python3-prometheus-client)
+# user-mode-linux, busybox-static, ipvsadm: kernel IPVS in a user-mode-linux guest (test/e2e/ipvs-uml, bench ipvs-reconcile).
+APT_PACKAGES=(keepalived nginx-light haproxy openssl nftables iproute2 iputils-ping iputils-arping tcpdump time wrk ethtool g++ make python3 chromium python3-prometheus-client user-mode-linux busybox-static ipvsadm)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

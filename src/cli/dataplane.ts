@@ -4,6 +4,7 @@
 import { allUpTable } from '../dataplane/desired.js';
 import { chooseDataplane, createDataplane } from '../dataplane/index.js';
 import { NftablesDataplane } from '../dataplane/nftables/index.js';
+import { IpvsDataplane } from '../dataplane/ipvs/index.js';
 import { renderTable } from '../dataplane/show.js';
 import type { Change, Dataplane, DataplaneKind, DesiredService, ReconcileReport } from '../dataplane/types.js';
 import { Drainer } from '../dataplane/drain.js';
@@ -45,7 +46,7 @@ async function programmed(dp: Dataplane, desired: readonly DesiredService[]): Pr
  */
 async function applyDraining(dp: Dataplane, desired: DesiredService[], timeoutS: number, io: IO): Promise<ReconcileReport> {
   const drainer = new Drainer(timeoutS * 1000);
-  drainer.seed(await programmed(dp, desired));
+  drainer.seed(dp instanceof IpvsDataplane ? await dp.programmed(desired) : await programmed(dp, desired));
   const t0 = Date.now();
   let step = drainer.step(desired, Date.now());
   const first = await dp.reconcile(step.effective, { full: true });
@@ -88,7 +89,7 @@ export async function applyCommand(files: string[], o: ApplyOpts, io: IO): Promi
   if (sel.error) throw new UsageError(sel.error);
   const model = sel.model!;
   if (o.masquerade && kind !== 'nftables') throw new UsageError('--masquerade is an nftables NAT option (the userspace proxy always connects from the director)');
-  const dp = createDataplane(kind, { masquerade: !!o.masquerade });
+  const dp = createDataplane(kind, { masquerade: !!o.masquerade, ...(kind === 'ipvs' ? { groups: model.virtualServerGroups, lvs: model.global.lvs } : {}) });
   const refused = dp.unsupported(model.virtualServers);
   for (const u of refused) {
     const at = u.vs.src ? `${u.vs.src.file}:${u.vs.src.line}: ` : '';
@@ -103,13 +104,15 @@ export async function applyCommand(files: string[], o: ApplyOpts, io: IO): Promi
   if (drain !== undefined && !(drain >= 0 && drain <= 86400)) throw new UsageError(`--drain takes seconds (0–86400), not "${o.drain}"`);
   try {
     report =
-      drain !== undefined && !o.dryRun && kind === 'nftables'
+      drain !== undefined && !o.dryRun && (kind === 'nftables' || kind === 'ipvs')
         ? await applyDraining(dp, allUpTable(model), drain, io)
         : await dp.reconcile(allUpTable(model), { dryRun: !!o.dryRun, full: true });
   } catch (e) {
     io.err(`haldir: ${kind}: ${(e as Error).message}\n`);
+    if (kind === 'ipvs') await dp.close();
     return EXIT.invalid;
   }
+  if (kind === 'ipvs') await dp.close();
   if (o.json) io.out(JSON.stringify(report, null, 2) + '\n');
   else {
     if (drain === undefined) {
@@ -134,7 +137,21 @@ export async function applyCommand(files: string[], o: ApplyOpts, io: IO): Promi
 }
 
 export async function dataplaneShowCommand(o: { dataplane?: string; stats?: boolean; json?: boolean }, io: IO): Promise<number> {
-  const kind = o.dataplane === undefined || o.dataplane === 'auto' ? 'nftables' : kindOf(o.dataplane);
+  const auto = o.dataplane === undefined || o.dataplane === 'auto';
+  const kind = auto ? (chooseDataplane().kind === 'ipvs' ? 'ipvs' : 'nftables') : kindOf(o.dataplane);
+  if (kind === 'ipvs') {
+    // Exactly what `ipvsadm -Ln [--stats]` prints; --json: the same table with haldir's keys.
+    const dp = new IpvsDataplane({ stateFile: false, sysctls: false });
+    try {
+      io.out(o.json ? JSON.stringify(await dp.stats(), null, 2) + '\n' : await dp.show({ stats: !!o.stats }));
+    } catch (e) {
+      io.err(`haldir: ipvs: ${(e as Error).message}\n`);
+      return EXIT.invalid;
+    } finally {
+      await dp.close();
+    }
+    return EXIT.ok;
+  }
   if (kind !== 'nftables') throw new UsageError(`dataplane show reads kernel state: --dataplane ${kind} has none to read (the userspace proxy lives in its process)`);
   const stats = await new NftablesDataplane().stats();
   if (o.json) io.out(JSON.stringify(stats, null, 2) + '\n');

@@ -127,7 +127,7 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .description('inspect a data plane')
     .command('show')
     .description('the table as the kernel has it, laid out like ipvsadm -Ln [--stats]')
-    .addOption(new Option('--dataplane <kind>', 'nftables (kernel state)').default('nftables'))
+    .addOption(new Option('--dataplane <kind>', 'nftables or ipvs (kernel state; ipvs prints exactly what ipvsadm -Ln prints)').default('nftables'))
     .option('--stats', 'counters instead of weights')
     .addOption(jsonOpt())
     .action(async (o) => setCode(await dataplaneShowCommand(o, io)));
