@@ -22,6 +22,8 @@ import { createLogger, type Logger } from './log.js';
 import { DirectorLoop } from './director.js';
 import { SdNotify } from './sd-notify.js';
 import { onRtSignal } from './rt-signal.js';
+import { syncDaemonPlan } from './sync-daemon.js';
+import { IpvsDataplane } from '../dataplane/ipvs/index.js';
 import { ApiUsageError, checkApiOptions, NodeApi, type ApiOptions } from '../api/node-api.js';
 import type { Dataplane } from '../dataplane/types.js';
 
@@ -87,7 +89,11 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     const choice = kind ? { kind, why: 'chosen with --dataplane' } : chooseDataplane();
     let dp;
     try {
-      dp = createDataplane(choice.kind, { log: (m, f) => log.info(m, f as Record<string, string | number | boolean | undefined>) });
+      dp = createDataplane(choice.kind, {
+        log: (m, f) => log.info(m, f as Record<string, string | number | boolean | undefined>),
+        // IPVS programs virtual_server_group members and keepalived's lvs_timeouts itself.
+        ...(choice.kind === 'ipvs' ? { groups: model.virtualServerGroups, lvs: model.global.lvs } : {}),
+      });
     } catch (e) {
       io.err(`haldir: not started: ${(e as Error).message}\n`);
       return 1;
@@ -123,6 +129,18 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
     return 1;
   }
 
+  // keepalived's lvs_sync_daemon on IPVS: the sync daemon follows its VRRP instance (sync-daemon.ts).
+  const followSync = (instance: string, state: string): void => {
+    const plan = apiPlane instanceof IpvsDataplane ? syncDaemonPlan(model!, instance, state) : undefined;
+    if (!plan || !(apiPlane instanceof IpvsDataplane)) return;
+    try {
+      for (const st of plan.stop) apiPlane.stopSyncDaemon(st);
+      if (plan.start) apiPlane.startSyncDaemon(plan.start);
+    } catch (e) {
+      log.error('IPVS sync daemon', { instance, state, error: (e as Error).message });
+    }
+  };
+
   // ---- VRRP, in its own thread (src/vrrp/worker.ts): main-thread stalls cannot delay it ----
   let worker: Worker | undefined;
   if (model.vrrpInstances.length) {
@@ -135,7 +153,10 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
         if (m.type === 'log') io.out(m.line);
         // One line starting `{"status"` (tools and tests read it): VRRP's, plus the data plane's counters.
         else if (m.type === 'status') io.out(JSON.stringify({ ...(m.status as object), ...(director ? { dataplane: { ...director.counts, lastError: director.lastError } } : {}) }) + '\n');
-        else if (m.type === 'state') director?.setState(m.instance, m.state, m.formerMaster);
+        else if (m.type === 'state') {
+          director?.setState(m.instance, m.state, m.formerMaster);
+          followSync(m.instance, m.state);
+        }
         if (m.type === 'started' || m.type === 'fatal') resolve(m);
       });
       w.on('error', (e) => resolve({ type: 'fatal', message: e.message }));
@@ -210,6 +231,7 @@ export async function runDaemon(files: string[], o: RunOptions, io: IO): Promise
       reloadConfig(files, o, io, log, model!, refusals, (m) => {
         model = m;
         health?.reload(m);
+        if (apiPlane instanceof IpvsDataplane) apiPlane.configure({ groups: m.virtualServerGroups, lvs: m.global.lvs });
         director?.setModel(m);
         applied = true;
       });
