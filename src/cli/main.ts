@@ -84,7 +84,7 @@ function program(io: IO, setCode: (c: number) => void): Command {
     .argument('<file...>', 'a cluster YAML file, or keepalived.conf files')
     .addOption(nodeOpt())
     .addOption(idOpt())
-    .addOption(new Option('--dataplane <kind>', 'auto (nftables as root, else userspace), nftables, ipvs or userspace').default('auto'))
+    .addOption(new Option('--dataplane <kind>', 'auto (IPVS where the kernel has it, else nftables as root, else userspace), ipvs, nftables or userspace').default('auto'))
     .option('--vrrp-only', 'run just the VRRP instances: addresses move, nothing is balanced')
     .addOption(new Option('--balance <where>', 'master: balance the services of the VRRP instances this node is MASTER of (default); all: on every node (active-active: traffic reaches every node, e.g. by ECMP; DR frames from a real server are never balanced again)').default('master'))
     .option('--keep-dataplane', "leave the data plane's objects in the kernel at exit (default: remove them)")
