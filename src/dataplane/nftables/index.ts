@@ -1,8 +1,10 @@
 // The nftables data-plane driver: render desired services (render.ts), read the
 // kernel's copy of haldir's tables (`nft -j list table`, parse.ts), diff (diff.ts) and
-// apply the difference as one `nft -f` transaction — all of it or nothing. Between full
-// reads it trusts what it last wrote (kube-proxy's pattern: O(changed) per update); a
-// full reconcile re-reads the kernel and repairs drift, logging each repair.
+// apply the difference as one transaction — all of it or nothing — over nf_tables
+// netlink (netlink.ts, the default) or as one `nft -f` file (backend 'nft', kept to
+// compare the two). Between full reads it trusts what it last wrote (kube-proxy's
+// pattern: O(changed) per update); a full reconcile re-reads the kernel and repairs
+// drift, logging each repair.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,13 +12,19 @@ import { execFile } from 'node:child_process';
 import type { VirtualServer } from '../../model/types.js';
 import type { Dataplane, DesiredDest, DesiredService, ReconcileOptions, ReconcileReport, ServiceStats, Unsupported } from '../types.js';
 import { diffState } from './diff.js';
+import { NftError, NftSocket } from './netlink.js';
 import { cloneState, tableKey, type NftFamily, type NftState } from './objects.js';
+import { opsText, type NftOp } from './ops.js';
 import { parseNftJson, parseTableList, type Counter } from './parse.js';
-import { assemble, fingerprint, nftUnsupported, renderService, TABLE, type DrPath, type Fragment } from './render.js';
+import { assemble, nftUnsupported, renderInput, renderService, sameInput, serviceForwarding, TABLE, unsupportedReasons, type DrPath, type Fragment } from './render.js';
 import { statsFromKernel } from './stats.js';
 import { countNatConnections, dumpConntrack, DST_NAT_FILTER, type NatService } from '../../netlink/conntrack.js';
 
 export type Logger = (msg: string, fields?: Record<string, unknown>) => void;
+export { NftError };
+
+/** How transactions are written: nf_tables netlink from this process, or an `nft -f` file. */
+export type NftBackend = 'netlink' | 'nft';
 
 /** Resolves DR destinations to L2 paths (neighbour table, probing when missing). */
 export interface DrResolver {
@@ -25,19 +33,14 @@ export interface DrResolver {
 
 export interface NftOptions {
   table?: string;
-  /** The nft binary (default `nft` from PATH). */
+  /** The nft binary (default `nft` from PATH): full reads, and writes with backend 'nft'. */
   nft?: string;
+  /** Default 'netlink' (or HALDIR_NFT_BACKEND); 'nft' writes through `nft -f` (the same ops as text). */
+  backend?: NftBackend;
   log?: Logger;
   dr?: DrResolver;
   /** Full NAT: masquerade NAT services' connections too (one-armed directors). */
   masquerade?: boolean;
-}
-
-export class NftError extends Error {
-  constructor(message: string, readonly stderr: string) {
-    super(message);
-    this.name = 'NftError';
-  }
 }
 
 function run(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
@@ -53,6 +56,14 @@ function run(cmd: string, args: string[]): Promise<{ stdout: string; stderr: str
   });
 }
 
+/** The operator's fallback without a code change: HALDIR_NFT_BACKEND=nft writes through `nft -f`. */
+function backendFromEnv(): NftBackend | Error {
+  const v = process.env['HALDIR_NFT_BACKEND'];
+  if (v === undefined || v === '' || v === 'netlink') return 'netlink';
+  if (v === 'nft') return 'nft';
+  return new NftError(`HALDIR_NFT_BACKEND must be "netlink" (the default) or "nft" (write through nft -f), not "${v}"`, '');
+}
+
 /** Which families' tables haldir may own (netdev for DR, ip/ip6 for NAT). */
 const OWN: NftFamily[] = ['ip', 'ip6', 'netdev'];
 
@@ -63,6 +74,15 @@ export class NftablesDataplane implements Dataplane {
   private readonly log: Logger;
   private readonly dr: DrResolver | undefined;
   private readonly masquerade: boolean;
+  readonly backend: NftBackend;
+  /** A bad HALDIR_NFT_BACKEND: reported by the first reconcile (a constructor cannot fail politely). */
+  private readonly backendError: Error | undefined;
+  /** The last transaction written: how, its size, and the time the write took (encoding, the kernel's work, the answer). */
+  lastWrite: { backend: NftBackend; ops: number; messages?: number; bytes?: number; ms: number } | undefined;
+  /** Where the last reconcile's time went, in ms: rendering (and comparing inputs), the kernel read, the diff, the write. */
+  lastPhases: { render: number; read: number; diff: number; write: number } | undefined;
+  /** The netlink socket transactions go through (opened on first use, kept: see NftSocket). */
+  private readonly sock = new NftSocket();
   /** What haldir last wrote, per service (undefined until the first reconcile reads the kernel). */
   private frags: Map<string, Fragment> | undefined;
 
@@ -72,6 +92,9 @@ export class NftablesDataplane implements Dataplane {
     this.log = opts.log ?? (() => {});
     this.dr = opts.dr;
     this.masquerade = !!opts.masquerade;
+    const b = opts.backend ?? backendFromEnv();
+    this.backend = b instanceof Error ? 'netlink' : b;
+    this.backendError = b instanceof Error ? b : undefined;
   }
 
   unsupported(services: readonly VirtualServer[]): Unsupported[] {
@@ -100,9 +123,13 @@ export class NftablesDataplane implements Dataplane {
     return { state, counters, elemCounters };
   }
 
-  private async drPaths(desired: readonly DesiredService[]): Promise<(vs: VirtualServer, d: DesiredDest) => DrPath | Error> {
+  /** `fwds[i]`: how desired[i] forwards. */
+  private async drPaths(desired: readonly DesiredService[], fwds: readonly string[]): Promise<(vs: VirtualServer, d: DesiredDest) => DrPath | Error> {
     const need = new Map<string, { address: string; family: 4 | 6 }>();
-    for (const ds of desired) for (const d of ds.dests) if (d.forwarding.kind === 'DR') need.set(d.address, { address: d.address, family: d.family });
+    desired.forEach((ds, i) => {
+      if (fwds[i] !== 'DR') return; // NAT, or refused (mixed, TUN): nothing to resolve
+      for (const d of ds.dests) if (d.forwarding.kind === 'DR') need.set(d.address, { address: d.address, family: d.family });
+    });
     if (need.size === 0) return () => new Error('not a DR destination');
     if (!this.dr) return () => new Error('DR needs a neighbour resolver (run as root with the native addon)');
     const paths = await this.dr.resolve([...need.values()]);
@@ -110,49 +137,86 @@ export class NftablesDataplane implements Dataplane {
   }
 
   async reconcile(desired: readonly DesiredService[], opts: ReconcileOptions = {}): Promise<ReconcileReport> {
+    if (this.backendError) throw this.backendError;
     const t0 = performance.now();
-    const drPath = await this.drPaths(desired);
+    // Each service's last fragment and how it forwards (known from that fragment while the
+    // model objects are the same): this runs for every service on every reconcile.
+    const olds = new Array<Fragment | undefined>(desired.length);
+    const fwds = new Array<string>(desired.length);
+    desired.forEach((ds, i) => {
+      const old = (olds[i] = this.frags?.get(ds.vsKey));
+      fwds[i] = serviceForwarding(ds, old?.input);
+    });
+    const drPath = await this.drPaths(desired, fwds);
     const ctx = { table: this.table, drPath, masquerade: this.masquerade };
-    const unsupported = new Set(nftUnsupported(desired.map((d) => d.vs)).map((u) => u.vs));
-    // Services whose input is unchanged keep their rendered objects (O(changed) rendering).
+    // Services whose input is unchanged keep their rendered objects (O(changed) rendering);
+    // they were supported when rendered, and what support depends on is part of the input.
     const frags = new Map<string, Fragment>();
     const changed = new Set<string>();
-    for (const ds of desired) {
-      if (unsupported.has(ds.vs)) continue;
-      const fp = fingerprint(ds, ctx);
-      const old = this.frags?.get(ds.vsKey);
-      if (old && old.fp === fp) frags.set(ds.vsKey, old);
+    const errors: string[] = [];
+    desired.forEach((ds, i) => {
+      const fwd = fwds[i]!;
+      const old = olds[i];
+      let f: Fragment;
+      if (old && sameInput(old.input, ds, ctx, fwd)) f = old;
       else {
-        frags.set(ds.vsKey, renderService(ds, ctx, fp));
+        if (unsupportedReasons(ds.vs, fwd).length) return;
+        f = renderService(ds, ctx, renderInput(ds, ctx, fwd));
         changed.add(ds.vsKey);
       }
-    }
+      frags.set(ds.vsKey, f);
+      if (f.errors.length) errors.push(...f.errors);
+    });
     for (const k of this.frags?.keys() ?? []) if (!frags.has(k)) changed.add(k);
     const full = opts.full || !this.frags;
+    const tRender = performance.now();
     let d;
+    let tRead = tRender;
     if (full) {
       const actual = (await this.read()).state;
+      tRead = performance.now();
       d = diffState(assemble(frags.values(), this.table), actual, this.frags ? assemble(this.frags.values(), this.table) : undefined);
     } else {
       // Only the changed services' objects, over the skeleton both sides share.
       d = diffState(assemble(frags.values(), this.table, changed), assemble(this.frags!.values(), this.table, changed));
     }
+    const tDiff = performance.now();
     const report: ReconcileReport = { changes: d.changes, applied: false, ms: 0 };
-    const errors = [...frags.values()].flatMap((f) => f.errors);
     if (errors.length) report.errors = errors;
-    if (d.commands.length && !opts.dryRun) {
-      await this.apply(d.commands);
+    let written = '';
+    if (d.ops.length && !opts.dryRun) {
+      written = await this.apply(d.ops);
       report.applied = true;
       for (const c of d.changes) if (c.drift) this.log('repaired drift', { object: c.object, op: c.op, ...(c.detail ? { detail: c.detail } : {}) });
     }
     if (!opts.dryRun) this.frags = frags;
-    report.note = `${d.commands.length} nft command(s)${full ? ', kernel state read' : `, ${changed.size} service(s) re-rendered`}`;
-    report.ms = performance.now() - t0;
+    report.note = `${d.ops.length} op(s)${written}${full ? ', kernel state read' : `, ${changed.size} service(s) re-rendered`}`;
+    const tEnd = performance.now();
+    report.ms = tEnd - t0;
+    this.lastPhases = { render: tRender - t0, read: tRead - tRender, diff: tDiff - tRead, write: tEnd - tDiff };
     return report;
   }
 
-  /** One `nft -f` transaction: the kernel applies all of it or none of it. */
-  private async apply(commands: string[]): Promise<void> {
+  /** One transaction: the kernel applies all of it or none of it. Returns how it was written, for the report. */
+  private async apply(ops: NftOp[]): Promise<string> {
+    const t0 = performance.now();
+    if (this.backend === 'netlink') {
+      try {
+        const r = this.sock.apply(ops);
+        this.lastWrite = { backend: 'netlink', ops: ops.length, messages: r.messages, bytes: r.bytes, ms: performance.now() - t0 };
+        return ` in ${r.messages} netlink message(s)`;
+      } catch (e) {
+        this.frags = undefined; // unknown now: the next reconcile reads the kernel
+        throw e;
+      }
+    }
+    const commands = opsText(ops);
+    await this.applyNft(commands);
+    this.lastWrite = { backend: 'nft', ops: ops.length, ms: performance.now() - t0 };
+    return ` as ${commands.length} nft command(s)`;
+  }
+
+  private async applyNft(commands: string[]): Promise<void> {
     // nft reads no stdin under Node's spawn: the batch goes through a file.
     const dir = mkdtempSync(join(tmpdir(), 'haldir-nft-'));
     const file = join(dir, 'batch.nft');
@@ -224,11 +288,15 @@ export class NftablesDataplane implements Dataplane {
   }
 
   async close(opts: { flush?: boolean } = {}): Promise<void> {
-    if (!opts.flush) return;
-    const { state } = await this.read();
-    const cmds = [...state.values()].map((t) => `delete table ${t.family} ${t.name}`);
-    if (cmds.length) await this.apply(cmds);
-    this.frags = new Map();
+    try {
+      if (!opts.flush) return;
+      const { state } = await this.read();
+      const ops: NftOp[] = [...state.values()].map((t) => ({ op: 'delete table', family: t.family, table: t.name }));
+      if (ops.length) await this.apply(ops);
+      this.frags = new Map();
+    } finally {
+      this.sock.close(); // reopened if the driver is used again
+    }
   }
 
   /** What haldir believes the kernel has (tests, status). */

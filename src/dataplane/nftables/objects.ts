@@ -2,7 +2,10 @@
 // shape and the kernel's state (`nft -j list table`) is parsed into it, so the diff is a
 // pure function of two values. Rules are compared by a tag (`h=<hash of the rule text>`)
 // kept in each rule's comment: nft prints rules in its own normal form, the tag survives.
+// Desired rules also keep their structured form (rules.ts), from which both the text and
+// the netlink messages are made.
 import { createHash } from 'node:crypto';
+import { ruleText, type Rule } from './rules.js';
 
 export type NftFamily = 'ip' | 'ip6' | 'netdev';
 
@@ -18,8 +21,10 @@ export interface NftChain {
   base?: BaseChainSpec;
   /** Chain comment: what the chain is for, in the operator's terms (read back by `dataplane show`). */
   comment?: string;
-  /** Rule texts without their tag comment (desired), or just the tags (actual). */
+  /** Rule texts without their tag comment (desired), or '' per rule (actual: the kernel's are read by tag). */
   rules: string[];
+  /** Desired rules as data (rules.ts), the source of `rules`; absent for state read from the kernel. */
+  specs?: Rule[];
   /** One tag per rule: `h=<12 hex>[ note]`; for actual state, the rule comments as the kernel has them. */
   tags: string[];
 }
@@ -49,8 +54,21 @@ export const tableKey = (family: NftFamily, name: string): string => `${family} 
 
 /** The comment a rule carries: `h=<hash of its text>`, then an optional note read back by `dataplane show`. */
 export function ruleTag(text: string, note?: string): string {
-  const h = `h=${createHash('sha1').update(text).digest('hex').slice(0, 12)}`;
+  const h = `h=${tagHash(text)}`;
   return note ? `${h} ${note}` : h;
+}
+
+// The static rules (dispatch, postrouting, ingress) are tagged again for every service
+// rendered: their hashes are remembered (short texts only; a service's own rule is unique).
+const hashes = new Map<string, string>();
+function tagHash(text: string): string {
+  const short = text.length <= 160;
+  let h = short ? hashes.get(text) : undefined;
+  if (h === undefined) {
+    h = createHash('sha1').update(text).digest('hex').slice(0, 12);
+    if (short && hashes.size < 1000) hashes.set(text, h);
+  }
+  return h;
 }
 
 export function newTable(family: NftFamily, name: string): NftTable {
@@ -58,9 +76,10 @@ export function newTable(family: NftFamily, name: string): NftTable {
 }
 
 /** Adds a chain whose rules are tagged from their text; `notes[i]` goes into rule i's comment. */
-export function addChain(t: NftTable, name: string, rules: string[], opts: { base?: BaseChainSpec; comment?: string; notes?: (string | undefined)[] } = {}): NftChain {
+export function addChain(t: NftTable, name: string, specs: Rule[], opts: { base?: BaseChainSpec; comment?: string; notes?: (string | undefined)[] } = {}): NftChain {
   const { notes, ...rest } = opts;
-  const c: NftChain = { name, rules, tags: rules.map((r, i) => ruleTag(r, notes?.[i])), ...rest };
+  const rules = specs.map(ruleText);
+  const c: NftChain = { name, rules, specs, tags: rules.map((r, i) => ruleTag(r, notes?.[i])), ...rest };
   t.chains.set(name, c);
   return c;
 }
@@ -90,7 +109,7 @@ export function cloneState(s: NftState): NftState {
   const out: NftState = new Map();
   for (const [k, t] of s) {
     const c = newTable(t.family, t.name);
-    for (const [n, ch] of t.chains) c.chains.set(n, { ...ch, rules: [...ch.rules], tags: [...ch.tags] });
+    for (const [n, ch] of t.chains) c.chains.set(n, { ...ch, rules: [...ch.rules], tags: [...ch.tags], ...(ch.specs ? { specs: [...ch.specs] } : {}) });
     for (const [n, m] of t.maps) c.maps.set(n, { ...m, keyTypes: [...m.keyTypes], elements: new Map(m.elements) });
     out.set(k, c);
   }

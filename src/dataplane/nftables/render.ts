@@ -22,6 +22,7 @@ import type { Family, VirtualServer } from '../../model/types.js';
 import { flowSeed, maglevSize, maglevTable, shTable, wrrSequence } from '../sched.js';
 import type { DesiredDest, DesiredService, Unsupported } from '../types.js';
 import { addChain, newTable, tableKey, type NftChain, type NftFamily, type NftState, type NftTable } from './objects.js';
+import type { Field, Rule, Selector, Slots, SlotTarget } from './rules.js';
 
 export const TABLE = 'haldir';
 
@@ -52,30 +53,72 @@ function vsFamily(vs: VirtualServer): Family {
   return vs.ipFamily ?? 4;
 }
 
-function forwardingOf(vs: VirtualServer): string {
-  const kinds = new Set([vs.forwarding.kind, ...vs.realServers.map((r) => r.forwarding?.kind ?? vs.forwarding.kind)]);
-  return kinds.size === 1 ? vs.forwarding.kind : 'mixed';
+/** NAT, DR, TUN, or 'mixed' when real servers override the service's lb_kind differently. */
+export function forwardingOf(vs: VirtualServer): string {
+  const k = vs.forwarding.kind;
+  for (const r of vs.realServers) if (r.forwarding !== undefined && r.forwarding.kind !== k) return 'mixed';
+  return k;
+}
+
+const NONE: readonly string[] = [];
+
+/** Why the nftables data plane cannot forward `vs` (forwarding `fwd`): the reasons, with the alternative; none when it can. */
+export function unsupportedReasons(vs: VirtualServer, fwd = forwardingOf(vs)): readonly string[] {
+  let out: string[] | undefined;
+  const no = (message: string): void => void (out ??= []).push(message);
+  if (vs.address.kind === 'group') no('virtual_server_group is not supported by the nftables data plane yet; list the addresses as separate virtual servers, or use --dataplane ipvs');
+  if (fwd === 'mixed') no('real servers with different lb_kind in one service: the nftables data plane forwards a service either by NAT or by DR; split the service or use --dataplane ipvs');
+  if (fwd === 'TUN') no('lb_kind TUN needs an ipip tunnel device; the nftables data plane has no TUN forwarding (this kernel has no ipip either). Use lb_kind DR or NAT, or --dataplane ipvs where the kernel has IPVS');
+  if (fwd === 'DR' && vs.address.kind === 'fwmark') no('fwmark services cannot be forwarded by DR in nftables: the netdev ingress hook runs before anything sets a mark. Use an address:port service or lb_kind NAT');
+  if (fwd !== 'TUN' && fwd !== 'mixed' && !SCHEDULERS.has(vs.scheduler))
+    no(`lb_algo ${vs.scheduler} needs per-connection state that the nftables data plane does not keep; use rr, wrr, sh or mh (or --dataplane ipvs / userspace for ${vs.scheduler})`);
+  if (vs.persistenceTimeout !== undefined) no('persistence_timeout is not supported by the nftables data plane yet; sh or mh give stateless source affinity that also survives a director failover');
+  if (vs.ops) no('ops (one-packet scheduling) is not supported by the nftables data plane; use --dataplane ipvs');
+  return out ?? NONE;
 }
 
 /** What the nftables data plane cannot do, per service, with the reason and the alternative. */
 export function nftUnsupported(services: readonly VirtualServer[]): Unsupported[] {
   const out: Unsupported[] = [];
-  for (const vs of services) {
-    const fwd = forwardingOf(vs);
-    const no = (message: string): void => void out.push({ vs, message });
-    if (vs.address.kind === 'group') no('virtual_server_group is not supported by the nftables data plane yet; list the addresses as separate virtual servers, or use --dataplane ipvs');
-    if (fwd === 'mixed') no('real servers with different lb_kind in one service: the nftables data plane forwards a service either by NAT or by DR; split the service or use --dataplane ipvs');
-    if (fwd === 'TUN') no('lb_kind TUN needs an ipip tunnel device; the nftables data plane has no TUN forwarding (this kernel has no ipip either). Use lb_kind DR or NAT, or --dataplane ipvs where the kernel has IPVS');
-    if (fwd === 'DR' && vs.address.kind === 'fwmark') no('fwmark services cannot be forwarded by DR in nftables: the netdev ingress hook runs before anything sets a mark. Use an address:port service or lb_kind NAT');
-    if (fwd !== 'TUN' && fwd !== 'mixed' && !SCHEDULERS.has(vs.scheduler))
-      no(`lb_algo ${vs.scheduler} needs per-connection state that the nftables data plane does not keep; use rr, wrr, sh or mh (or --dataplane ipvs / userspace for ${vs.scheduler})`);
-    if (vs.persistenceTimeout !== undefined) no('persistence_timeout is not supported by the nftables data plane yet; sh or mh give stateless source affinity that also survives a director failover');
-    if (vs.ops) no('ops (one-packet scheduling) is not supported by the nftables data plane; use --dataplane ipvs');
-  }
+  for (const vs of services) for (const message of unsupportedReasons(vs)) out.push({ vs, message });
   return out;
 }
 
-const nameAddr = (a: string, f: Family): string => (canonicalIp(a, f) ?? a).replace(/:/g, '_');
+// canonicalIp per address, remembered: a full render asks for each address several times
+// (37k real servers). Bounded: cleared when it grows past any configuration's size.
+const canonCache: [Map<string, string>, Map<string, string>] = [new Map(), new Map()];
+function canon(a: string, f: Family): string {
+  if (f === 4 && plainIpv4(a)) return a;
+  const m = canonCache[f === 4 ? 0 : 1];
+  let c = m.get(a);
+  if (c === undefined) {
+    if (m.size > 500_000) m.clear();
+    m.set(a, (c = canonicalIp(a, f) ?? a));
+  }
+  return c;
+}
+
+/** Already canonical dotted quad (no leading zeros, each part ≤ 255): nothing to rewrite. */
+function plainIpv4(a: string): boolean {
+  let parts = 0;
+  let val = 0;
+  let digits = 0;
+  for (let i = 0; i <= a.length; i++) {
+    const c = i < a.length ? a.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || ++parts > 4) return false;
+      val = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && val === 0) return false;
+      val = val * 10 + c - 48;
+      if (++digits > 3 || val > 255) return false;
+    } else return false;
+  }
+  return parts === 4;
+}
+
+const nameAddr = (a: string, f: Family): string => canon(a, f).replace(/:/g, '_');
 
 /** Chain name of a service: `vs/tcp/10.0.0.1/80`, `vs/fwm/5/4`. */
 export function vsChainName(vs: VirtualServer): string {
@@ -90,26 +133,20 @@ export function rsChainName(vs: VirtualServer, d: DesiredDest): string {
 }
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
-const l3 = (f: Family): string => (f === 4 ? 'ip' : 'ip6');
-
-function slotMap(slots: ArrayLike<number>, targets: string[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < slots.length; i++) parts.push(`${i} : ${targets[slots[i]!]}`);
-  return `{ ${parts.join(', ')} }`;
-}
+const l3 = (f: Family): 'ip' | 'ip6' => (f === 4 ? 'ip' : 'ip6');
 
 /** A NAT slot's data: `addr . port` (or the address alone for port-less fwmark destinations). */
-function natTarget(d: Pick<DesiredDest, 'address' | 'family' | 'port'>): string {
-  const a = canonicalIp(d.address, d.family) ?? d.address;
-  return d.port !== undefined ? `${a} . ${d.port}` : a;
+function natTarget(d: Pick<DesiredDest, 'address' | 'family' | 'port'>): { addr: string; port?: number } {
+  const addr = canon(d.address, d.family);
+  return d.port !== undefined ? { addr, port: d.port } : { addr };
 }
 
-function hashKey(f: Family, withPort: boolean): string {
-  return withPort ? `${l3(f)} saddr . th sport` : `${l3(f)} saddr`;
+function hashKey(f: Family, withPort: boolean): Field[] {
+  return withPort ? [`${l3(f)} saddr`, 'th sport'] : [`${l3(f)} saddr`];
 }
 
-/** The slot table and the expression choosing a slot, for one service and its eligible destinations. */
-function schedule(vs: VirtualServer, vkey: string, dests: DesiredDest[], dr: boolean): { expr: string; slots: ArrayLike<number>; note: string } {
+/** The slot table and the selector choosing a slot, for one service and its eligible destinations. */
+function schedule(vs: VirtualServer, vkey: string, dests: DesiredDest[], dr: boolean): { key: Selector; slots: ArrayLike<number>; note: string } {
   const f = vsFamily(vs);
   const seed = flowSeed(vkey);
   const weights = dests.map((d) => d.weight);
@@ -117,12 +154,12 @@ function schedule(vs: VirtualServer, vkey: string, dests: DesiredDest[], dr: boo
   if (!dr && (s === 'rr' || s === 'wrr')) {
     // IPVS rr ignores weights other than 0; wrr follows IPVS's interleaved order.
     const seq = wrrSequence(s === 'rr' ? weights.map(() => 1) : weights);
-    return { expr: `numgen inc mod ${seq.length}`, slots: seq, note: `${s} per-connection` };
+    return { key: { numgen: seq.length }, slots: seq, note: `${s} per-connection` };
   }
   if (s === 'sh') {
     const port = !!vs.schedFlags.shPort;
     const t = shTable(weights);
-    return { expr: `jhash ${hashKey(f, port)} mod ${t.length} seed ${hex(seed)}`, slots: t, note: `sh${port ? ' sh-port' : ''} seed ${hex(seed)}` };
+    return { key: { jhash: hashKey(f, port), mod: t.length, seed }, slots: t, note: `sh${port ? ' sh-port' : ''} seed ${hex(seed)}` };
   }
   // mh, and rr/wrr in DR: Maglev over the flow (a stateless director cannot count connections).
   const port = s === 'mh' ? !!vs.schedFlags.mhPort : true;
@@ -134,7 +171,7 @@ function schedule(vs: VirtualServer, vkey: string, dests: DesiredDest[], dr: boo
     dests.map((d) => ({ key: d.key, weight: s === 'rr' ? 1 : d.weight })),
     m,
   );
-  return { expr: `jhash ${hashKey(f, port)} mod ${m} seed ${hex(seed)}`, slots: t, note: `${s} maglev ${m}${port ? ' +port' : ''} seed ${hex(seed)}` };
+  return { key: { jhash: hashKey(f, port), mod: m, seed }, slots: t, note: `${s} maglev ${m}${port ? ' +port' : ''} seed ${hex(seed)}` };
 }
 
 function natTable(state: NftState, name: string, f: Family): NftTable {
@@ -152,14 +189,22 @@ function natTable(state: NftState, name: string, f: Family): NftTable {
   t.maps.set('rs_stats', { name: 'rs_stats', keyTypes: [addrType, addrType, 'inet_service'], dataType: '', elements: new Map(), dynamic: true });
   // Virtual addresses whose connections are also masqueraded ("full NAT").
   t.maps.set('masq', { name: 'masq', keyTypes: [addrType], dataType: '', elements: new Map() });
-  const dispatch = `${l3(f)} daddr . meta l4proto . th dport vmap @services`;
-  addChain(t, 'prerouting', [dispatch, 'meta mark vmap @fwmarks'], { base: { type: 'nat', hook: 'prerouting', prio: -100 } });
+  const dispatch: Rule = [{ s: 'vmap', key: { fields: [`${l3(f)} daddr`, 'meta l4proto', 'th dport'] }, map: 'services' }];
+  addChain(t, 'prerouting', [dispatch, [{ s: 'vmap', key: { fields: ['meta mark'] }, map: 'fwmarks' }]], { base: { type: 'nat', hook: 'prerouting', prio: -100 } });
   // Connections the director itself opens to a VIP are balanced too.
   addChain(t, 'output', [dispatch], { base: { type: 'nat', hook: 'output', prio: -100 } });
   // A nat chain sees each flow's first packet: one count per connection and destination.
-  addChain(t, 'postrouting', [`ct status dnat update @rs_stats { ct original ${l3(f)} daddr . ${l3(f)} daddr . th dport }`, `ct status dnat ct original ${l3(f)} daddr @masq masquerade`], {
-    base: { type: 'nat', hook: 'postrouting', prio: 100 },
-  });
+  const dnat = { s: 'ct status', value: 'dnat' } as const;
+  const orig: Field = `ct original ${l3(f)} daddr`;
+  addChain(
+    t,
+    'postrouting',
+    [
+      [dnat, { s: 'update', set: 'rs_stats', key: [orig, `${l3(f)} daddr`, 'th dport'] }],
+      [dnat, { s: 'in', key: [orig], set: 'masq' }, { s: 'masquerade' }],
+    ],
+    { base: { type: 'nat', hook: 'postrouting', prio: 100 } },
+  );
   state.set(k, t);
   return t;
 }
@@ -186,24 +231,35 @@ function ingressChain(t: NftTable, dev: string): void {
   // or the instant of a takeover). A real server never sends to the VIP over the wire: it
   // has the VIP on lo. pkttype host: frames the bridge floods to every port are not ours to
   // forward (lab.md pitfall 2).
-  addChain(t, name, ['ether saddr @rs_macs accept', 'meta pkttype host ip daddr . meta l4proto . th dport vmap @dr4', 'meta pkttype host ip6 daddr . meta l4proto . th dport vmap @dr6'], {
-    base: { type: 'filter', hook: 'ingress', prio: 0, device: dev },
-  });
+  const host = { s: 'meta', key: 'pkttype', value: 'host' } as const;
+  addChain(
+    t,
+    name,
+    [
+      [{ s: 'in', key: ['ether saddr'], set: 'rs_macs' }, { s: 'accept' }],
+      [host, { s: 'vmap', key: { fields: ['ip daddr', 'meta l4proto', 'th dport'] }, map: 'dr4' }],
+      [host, { s: 'vmap', key: { fields: ['ip6 daddr', 'meta l4proto', 'th dport'] }, map: 'dr6' }],
+    ],
+    { base: { type: 'filter', hook: 'ingress', prio: 0, device: dev } },
+  );
 }
 
-/** One service's objects: its chains and its map elements, with a fingerprint of its input. */
+/** One service's objects: its chains and its map elements, with the input they were rendered from. */
 export interface Fragment {
   vsKey: string;
-  /** Changes whenever anything the service's objects depend on changes. */
-  fp: string;
+  /** What the objects were rendered from (sameInput: unchanged input, same objects). */
+  input: RenderInput;
   dr: boolean;
   family: Family;
   chains: NftChain[];
-  elements: [map: string, key: string, value: string][];
+  /** Per map (at most a few per service): its element keys and, in the same order, their values ('' for a set). */
+  elements: [map: string, keys: string[], values: string[]][];
   /** DR: interfaces whose ingress hook must dispatch. */
   devices: string[];
   /** DR: the destinations' MACs (shared by services, so gathered over all fragments in assemble). */
   macs: string[];
+  /** Full NAT: the virtual address to masquerade — shared by the services on that VIP, so gathered like `macs`. */
+  masq?: string;
   /** NAT address:port services: what conntrack is asked about (connections per destination). */
   nat?: { proto: string; vip: string; port: number; destKeys: string[] };
   errors: string[];
@@ -214,31 +270,145 @@ function pathText(p: DrPath | Error): string {
   return p.kind === 'local' ? 'local' : `${p.ifname}/${p.ownMac}/${p.mac}`;
 }
 
-/** What a service's rendering depends on, as one string (compared, never parsed). */
-export function fingerprint(ds: DesiredService, ctx: RenderContext): string {
-  const vs = ds.vs;
-  const dr = forwardingOf(vs) === 'DR';
-  const parts = [ds.vsKey, vs.protocol, vs.scheduler, JSON.stringify(vs.schedFlags), forwardingOf(vs), vs.realServers.length, vs.sorryServer ? 1 : 0, ctx.masquerade ? 'masq' : ''];
-  for (const d of ds.dests) parts.push(`${d.key}=${d.weight}${d.sorry ? 's' : ''}${dr ? `@${pathText(ctx.drPath(vs, d))}` : ''}`);
-  return parts.join('|');
+/**
+ * What a service's rendering depends on, kept with its fragment and compared field by
+ * field on every reconcile: the service's settings, and per destination its address,
+ * port, weight and the rest (sorry, DR path). At 2,284 services and 37k destinations a
+ * string per service (the first fingerprint) cost more than the whole one-change
+ * transaction. Model objects and strings compare by identity first; a destination's key
+ * is made from its address and port.
+ */
+export interface RenderInput {
+  vs: VirtualServer;
+  vsKey: string;
+  /** The model's real-server list, its length, the service's forwarding: forwardingOf's inputs. */
+  rs: VirtualServer['realServers'];
+  nrs: number;
+  own: VirtualServer['forwarding'];
+  fwd: string;
+  protocol: string;
+  scheduler: string;
+  shPort: boolean;
+  mhPort: boolean;
+  sorryServer: boolean;
+  masquerade: boolean;
+  /** The settings nftUnsupported reads besides forwarding and scheduler: same input, still supported. */
+  persistenceTimeout: number | undefined;
+  ops: boolean;
+  addrs: string[];
+  ports: (number | undefined)[];
+  weights: number[];
+  /** '' for a plain NAT destination; `s` (sorry) and/or `@<DR path>`. */
+  extra: string[];
 }
 
-/** The objects of one supported service (scratch tables, then taken apart). */
-export function renderService(ds: DesiredService, ctx: RenderContext, fp = fingerprint(ds, ctx)): Fragment {
+function destExtra(ds: DesiredService, d: DesiredDest, dr: boolean, ctx: RenderContext): string {
+  if (!d.sorry && !dr) return '';
+  return `${d.sorry ? 's' : ''}${dr ? `@${pathText(ctx.drPath(ds.vs, d))}` : ''}`;
+}
+
+/** How `ds` forwards (forwardingOf), taken from the input it was last rendered from when the model objects are the same. */
+export function serviceForwarding(ds: DesiredService, last?: RenderInput): string {
+  const vs = ds.vs;
+  if (last && last.vs === vs && last.rs === vs.realServers && last.nrs === vs.realServers.length && last.own === vs.forwarding) return last.fwd;
+  return forwardingOf(vs);
+}
+
+export function renderInput(ds: DesiredService, ctx: RenderContext, fwd = forwardingOf(ds.vs)): RenderInput {
+  const vs = ds.vs;
+  const dr = fwd === 'DR';
+  const n = ds.dests.length;
+  const input: RenderInput = {
+    vs,
+    vsKey: ds.vsKey,
+    rs: vs.realServers,
+    nrs: vs.realServers.length,
+    own: vs.forwarding,
+    fwd,
+    protocol: vs.protocol,
+    scheduler: vs.scheduler,
+    shPort: !!vs.schedFlags.shPort,
+    mhPort: !!vs.schedFlags.mhPort,
+    sorryServer: !!vs.sorryServer,
+    masquerade: !!ctx.masquerade,
+    persistenceTimeout: vs.persistenceTimeout,
+    ops: vs.ops,
+    addrs: new Array<string>(n),
+    ports: new Array<number | undefined>(n),
+    weights: new Array<number>(n),
+    extra: new Array<string>(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const d = ds.dests[i]!;
+    input.addrs[i] = d.address;
+    input.ports[i] = d.port;
+    input.weights[i] = d.weight;
+    input.extra[i] = destExtra(ds, d, dr, ctx);
+  }
+  return input;
+}
+
+/** Whether `ds` (forwarding `fwd`) renders to what `input` rendered to; allocates nothing for a NAT destination. */
+export function sameInput(input: RenderInput, ds: DesiredService, ctx: RenderContext, fwd = serviceForwarding(ds, input)): boolean {
+  const vs = ds.vs;
+  const n = ds.dests.length;
+  if (
+    input.addrs.length !== n ||
+    input.fwd !== fwd ||
+    input.vsKey !== ds.vsKey ||
+    input.protocol !== vs.protocol ||
+    input.scheduler !== vs.scheduler ||
+    input.shPort !== !!vs.schedFlags.shPort ||
+    input.mhPort !== !!vs.schedFlags.mhPort ||
+    input.nrs !== vs.realServers.length ||
+    input.sorryServer !== !!vs.sorryServer ||
+    input.masquerade !== !!ctx.masquerade ||
+    input.persistenceTimeout !== vs.persistenceTimeout ||
+    input.ops !== vs.ops
+  )
+    return false;
+  const dr = fwd === 'DR';
+  // The hot loop of a reconcile (every destination, every time): locals, cheapest tests first.
+  const dests = ds.dests;
+  const { weights, ports, addrs, extra } = input;
+  for (let i = 0; i < n; i++) {
+    const d = dests[i]!;
+    if (d.weight !== weights[i] || d.port !== ports[i] || d.address !== addrs[i]) return false;
+    if (dr || d.sorry || extra[i] !== '') if (destExtra(ds, d, dr, ctx) !== extra[i]) return false;
+  }
+  return true;
+}
+
+// The maps a service puts elements into, in the order its fragment lists them.
+const NAT_MAPS = ['services', 'fwmarks', 'dests', 'fwm_dests'] as const;
+const DR_MAPS = ['dr4', 'dr6'] as const;
+
+/** The objects of one supported service (its own chains and elements; the tables' skeleton is assemble's). */
+export function renderService(ds: DesiredService, ctx: RenderContext, input = renderInput(ds, ctx)): Fragment {
   const name = ctx.table ?? TABLE;
-  const scratch: NftState = new Map();
   const errors: string[] = [];
   const vs = ds.vs;
   const f = vsFamily(vs);
-  const dr = forwardingOf(vs) === 'DR';
-  const t = dr ? drTable(scratch, name) : natTable(scratch, name, f);
-  const skeleton = new Set(t.chains.keys());
+  const dr = input.fwd === 'DR';
+  // A table to collect this service's chains in; its elements go per map, listed in map order.
+  const t = newTable(dr ? 'netdev' : f === 4 ? 'ip' : 'ip6', name);
+  const el: Record<string, [string[], string[]]> = {};
+  const put = (map: string, k: string, v: string): void => {
+    const e = (el[map] ??= [[], []]);
+    e[0].push(k);
+    e[1].push(v);
+  };
   const devices: string[] = [];
   const macs: string[] = [];
+  let masq: string | undefined;
   const vsName = vsChainName(vs);
-  const proto = vs.protocol.toLowerCase();
+  const proto = vs.protocol.toLowerCase() as 'tcp' | 'udp' | 'sctp';
   const eligible: DesiredDest[] = [];
-  const targets: string[] = [];
+  const targets: SlotTarget[] = [];
+  // @dests / @fwm_dests keys start with the service's part: made once, not per destination.
+  const va = vs.address;
+  const destMap = dr ? undefined : va.kind === 'ip' ? 'dests' : va.kind === 'fwmark' ? 'fwm_dests' : undefined;
+  const destPrefix = va.kind === 'ip' ? `${canon(va.address, va.family)} . ${proto} . ${va.port} . ` : va.kind === 'fwmark' ? `${va.fwmark} . ` : '';
   for (const d of ds.dests) {
     if (dr) {
       const p = ctx.drPath(vs, d);
@@ -247,49 +417,51 @@ export function renderService(ds: DesiredService, ctx: RenderContext, fp = finge
         continue;
       }
       // Source MAC rewritten to ours so the switch does not learn the client's MAC on our port (pitfall 1).
-      const rule = p.kind === 'local' ? 'counter accept' : `counter ether saddr set ${p.ownMac} ether daddr set ${p.mac} fwd to "${p.ifname}"`;
+      const rule: Rule =
+        p.kind === 'local'
+          ? [{ s: 'counter' }, { s: 'accept' }]
+          : [{ s: 'counter' }, { s: 'ether set', field: 'saddr', mac: p.ownMac }, { s: 'ether set', field: 'daddr', mac: p.mac }, { s: 'fwd', dev: p.ifname }];
       if (p.kind === 'mac' && !devices.includes(p.ifname)) devices.push(p.ifname);
       if (p.kind === 'mac' && !macs.includes(p.mac.toLowerCase())) macs.push(p.mac.toLowerCase());
       const rsName = rsChainName(vs, d);
       addChain(t, rsName, [rule], { comment: `${ds.vsKey} -> ${d.key}`, notes: [`w=${d.weight}${d.sorry ? ' sorry' : ''}`] });
-      targets.push(`goto ${rsName}`);
+      targets.push({ goto: rsName });
     } else {
-      targets.push(natTarget(d));
-      const a = vs.address;
-      const da = canonicalIp(d.address, d.family) ?? d.address;
-      if (a.kind === 'ip') t.maps.get('dests')!.elements.set(`${canonicalIp(a.address, a.family) ?? a.address} . ${proto} . ${a.port} . ${da} . ${d.port ?? 0}`, String(d.weight));
-      else if (a.kind === 'fwmark') t.maps.get('fwm_dests')!.elements.set(`${a.fwmark} . ${da} . ${d.port ?? 0}`, String(d.weight));
+      const nt = natTarget(d);
+      targets.push(nt);
+      if (destMap) put(destMap, `${destPrefix}${nt.addr} . ${d.port ?? 0}`, String(d.weight));
     }
     if (d.weight > 0) eligible.push(d);
     else targets.pop();
   }
-  let rule: string;
+  let rule: Rule;
   let note: string;
   if (eligible.length === 0) {
-    rule = 'counter drop';
+    rule = [{ s: 'counter' }, { s: 'drop' }];
     note = `${vs.scheduler} no-destination`;
   } else {
     const sch = schedule(vs, ds.vsKey, eligible, dr);
-    if (dr) rule = `counter ${sch.expr} vmap ${slotMap(sch.slots, targets)}`;
+    if (dr) rule = [{ s: 'counter' }, { s: 'vmap', key: sch.key, map: { slots: sch.slots, targets } satisfies Slots }];
     else {
       const withPort = eligible.every((d) => d.port !== undefined);
-      rule = `counter meta l4proto ${proto} dnat ${l3(f)} to ${sch.expr} map ${slotMap(sch.slots, withPort ? targets : eligible.map((d) => natTarget({ ...d, port: undefined })))}`;
+      const map: Slots = { slots: sch.slots, targets: withPort ? targets : eligible.map((d) => natTarget({ ...d, port: undefined })) };
+      rule = [{ s: 'counter' }, { s: 'meta', key: 'l4proto', value: proto }, { s: 'dnat', family: l3(f), key: sch.key, map }];
     }
     note = sch.note;
   }
   addChain(t, vsName, [rule], { comment: ds.vsKey, notes: [note] });
   const a = vs.address;
   if (a.kind === 'ip') {
-    const key = `${canonicalIp(a.address, a.family) ?? a.address} . ${proto} . ${a.port}`;
-    t.maps.get(dr ? (f === 4 ? 'dr4' : 'dr6') : 'services')!.elements.set(key, `goto ${vsName}`);
-    if (!dr && ctx.masquerade) t.maps.get('masq')!.elements.set(canonicalIp(a.address, a.family) ?? a.address, '');
+    const key = `${canon(a.address, a.family)} . ${proto} . ${a.port}`;
+    put(dr ? (f === 4 ? 'dr4' : 'dr6') : 'services', key, `goto ${vsName}`);
+    if (!dr && ctx.masquerade) masq = canon(a.address, a.family);
   } else if (a.kind === 'fwmark') {
-    t.maps.get('fwmarks')!.elements.set(String(a.fwmark), `goto ${vsName}`);
+    put('fwmarks', String(a.fwmark), `goto ${vsName}`);
   }
   const elements: Fragment['elements'] = [];
-  for (const m of t.maps.values()) for (const [k, v] of m.elements) elements.push([m.name, k, v]);
+  for (const m of dr ? DR_MAPS : NAT_MAPS) if (el[m]) elements.push([m, el[m][0], el[m][1]]);
   const nat = !dr && a.kind === 'ip' ? { proto, vip: a.address, port: a.port, destKeys: ds.dests.map((d) => d.key) } : undefined;
-  return { vsKey: ds.vsKey, fp, dr, family: f, chains: [...t.chains.values()].filter((c) => !skeleton.has(c.name)), elements, devices, macs, ...(nat ? { nat } : {}), errors };
+  return { vsKey: ds.vsKey, input, dr, family: f, chains: [...t.chains.values()], elements, devices, macs, ...(masq !== undefined ? { masq } : {}), ...(nat ? { nat } : {}), errors };
 }
 
 /**
@@ -299,14 +471,21 @@ export function renderService(ds: DesiredService, ctx: RenderContext, fp = finge
  */
 export function assemble(frags: Iterable<Fragment>, table = TABLE, content?: Set<string>): NftState {
   const state: NftState = new Map();
+  const tables: (NftTable | undefined)[] = []; // netdev, ip, ip6: found once, not per fragment
   for (const fr of frags) {
-    const t = fr.dr ? drTable(state, table) : natTable(state, table, fr.family);
+    const slot = fr.dr ? 0 : fr.family === 4 ? 1 : 2;
+    const t = (tables[slot] ??= fr.dr ? drTable(state, table) : natTable(state, table, fr.family));
     for (const dev of fr.devices) ingressChain(t, dev);
-    // From every fragment, not just `content`: a MAC stays while any service still uses it.
+    // From every fragment, not just `content`: a MAC (a masqueraded VIP) stays while any
+    // service still uses it — diffing only the changed services' share of it would delete it.
     for (const m of fr.macs) t.maps.get('rs_macs')!.elements.set(m, '');
+    if (fr.masq !== undefined) t.maps.get('masq')!.elements.set(fr.masq, '');
     if (content && !content.has(fr.vsKey)) continue;
     for (const c of fr.chains) t.chains.set(c.name, c);
-    for (const [m, k, v] of fr.elements) t.maps.get(m)!.elements.set(k, v);
+    for (const [m, keys, values] of fr.elements) {
+      const e = t.maps.get(m)!.elements;
+      for (let i = 0; i < keys.length; i++) e.set(keys[i]!, values[i]!);
+    }
   }
   return state;
 }
