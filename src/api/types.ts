@@ -1,7 +1,7 @@
 // The documents the daemon's API serves (src/api/openapi.json describes the same
 // shapes; test/api checks that they agree). Plain JSON: the CLI, the dashboard and
 // peers read them.
-import type { VrrpStats } from '../vrrp/receive.js';
+import type { InstanceStatus } from '../vrrp/runtime.js';
 
 export interface LagView {
   /** Milliseconds a timer fired late: median, 99th percentile, worst (since the last window). */
@@ -10,26 +10,14 @@ export interface LagView {
   maxMs: number;
 }
 
-export interface VrrpInstanceView {
-  name: string;
-  state: string;
-  interface: string;
-  vrid: number;
-  basePriority: number;
-  effectivePriority: number;
-  /** The master's address: ours when MASTER, the last master heard from otherwise. */
-  masterAddress?: string;
-  /** Milliseconds since the last advert this instance accepted. */
-  lastAdvertAgeMs?: number;
+/** An instance as the API shows it: the runtime's status (vrrp/runtime.ts) plus what this node saw. */
+export interface VrrpInstanceView extends Omit<InstanceStatus, 'resigned'> {
   /** Resigned by a planned failover (a BACKUP that does not preempt until resumed). */
   resigned: boolean;
-  vips: string[];
   /** When this node saw the instance's last state change (ISO 8601). */
   lastTransition?: string;
   /** Transitions out of MASTER (keepalived release_master). */
   releaseMaster: number;
-  /** RFC 6527 vrrpv3Statistics* / vrrpv3Router*, RFC 2787 vrrpStats*, haldir's own. */
-  stats: VrrpStats;
 }
 
 export interface CheckView {
