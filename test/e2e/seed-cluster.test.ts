@@ -78,7 +78,8 @@ describe('the seed cluster: lb1–lb4 as directors and real servers', { skip }, 
     const t0 = Date.now();
     await until('lb3 out of port 80', () => !/192\.168\.2\.13\/80\b/.test(S.lab.exec('lb1', 'nft', ['list', 'table', 'netdev', 'haldir'])), 14000);
     const took = Date.now() - t0;
-    assert.match(S.log('lb1'), /192\.168\.2\.13\]:tcp:80.*status 503/);
+    // lb1's log arrives through a pipe this process reads between polls: wait for the line, do not race it.
+    await until("lb1's log: lb3's HTTP_GET down with status 503", () => /192\.168\.2\.13\]:tcp:80.*status 503/.test(S.log('lb1')), 3000);
     const p = S.probe(80, 20, { concurrency: 4 });
     assert.deepEqual(p.failures, {});
     assert.equal(p.byServer.lb3, undefined, `lb3 still served port 80 (${took} ms after the upstream stopped)`);
