@@ -77,8 +77,10 @@ describe('haldir run --balance all: active-active, directors as each other\'s re
   }
 
   it('both directors balance: lb1 as MASTER, lb2 as BACKUP', async () => {
-    await until('lb1 MASTER, both programmed', () => /VI_1: \w+ -> MASTER/.test(log('lb1')) && programmed('lb1') && programmed('lb2'), 15000);
-    assert.doesNotMatch(log('lb2'), /VI_1: \w+ -> MASTER/);
+    // Both start BACKUP with master_down 3.609 vs 3.613 s: whichever process starts first may be
+    // MASTER for an instant; what matters is the settled state — lb1 holds the VIP, lb2 does not, both balance.
+    const holds = (d: string): boolean => L.lab.exec(d, 'ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0']).includes(`${DP_VIP}/`);
+    await until('lb1 MASTER, lb2 BACKUP, both programmed', () => holds('lb1') && !holds('lb2') && programmed('lb1') && programmed('lb2'), 15000);
     assert.match(L.nft('lb2', ['list', 'set', 'netdev', 'haldir', 'rs_macs']), /02:99:00:00:00:11/, "lb1's MAC is a real server's on lb2");
   });
 
