@@ -2,6 +2,7 @@
 // shapes; test/api checks that they agree). Plain JSON: the CLI, the dashboard and
 // peers read them.
 import type { InstanceStatus } from '../vrrp/runtime.js';
+import type { Override } from './overrides.js';
 
 export interface LagView {
   /** Milliseconds a timer fired late: median, 99th percentile, worst (since the last window). */
@@ -75,13 +76,8 @@ export interface ServiceView {
   bytes?: number;
 }
 
-export interface OverrideView {
-  server: string;
-  service?: string;
-  drain: boolean;
-  weight?: number;
-  since: string;
-  by: string;
+/** An operator override as the API shows it (overrides.ts), with its reach in the running configuration. */
+export interface OverrideView extends Override {
   /** How many real servers of the running configuration it applies to. */
   matches: number;
 }
